@@ -1,0 +1,99 @@
+/**
+ * One error vocabulary for all of MSP. Each error has a stable code, says whether retrying can help,
+ * and keeps its cause. HTTP statuses and CLI exit codes are derived from the code in one place each
+ * (`httpStatusOf`, `exitCodeOf`).
+ */
+export const ErrorCode = {
+  Input: 'invalid_input',
+  NotFound: 'not_found',
+  Conflict: 'conflict',
+  NotAllowed: 'not_allowed',
+  Unauthenticated: 'unauthenticated',
+  PreconditionFailed: 'precondition_failed',
+  Unavailable: 'unavailable',
+  Internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface MspErrorOptions {
+  cause?: unknown;
+  details?: Record<string, unknown>;
+}
+
+export class MspError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, retryable: boolean, options: MspErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.retryable = retryable;
+    this.details = options.details;
+  }
+}
+
+/** The request or the spec is wrong; the message names the problem and the fix. */
+export class InputError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.Input, message, false, options);
+  }
+}
+export class NotFoundError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.NotFound, message, false, options);
+  }
+}
+export class ConflictError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.Conflict, message, false, options);
+  }
+}
+export class NotAllowedError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.NotAllowed, message, false, options);
+  }
+}
+export class UnauthenticatedError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.Unauthenticated, message, false, options);
+  }
+}
+export class PreconditionFailedError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.PreconditionFailed, message, false, options);
+  }
+}
+/** Something MSP depends on is not there right now; retrying later can help. */
+export class UnavailableError extends MspError {
+  constructor(message: string, options?: MspErrorOptions) {
+    super(ErrorCode.Unavailable, message, true, options);
+  }
+}
+
+const httpStatus: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  unauthenticated: 401,
+  not_allowed: 403,
+  not_found: 404,
+  conflict: 409,
+  precondition_failed: 412,
+  unavailable: 503,
+  internal: 500,
+};
+
+export function httpStatusOf(error: unknown): number {
+  return error instanceof MspError ? httpStatus[error.code] : 500;
+}
+
+/** CLI exit codes: 0 ok, 1 failed, 2 bad input or usage. */
+export function exitCodeOf(error: unknown): 1 | 2 {
+  if (error instanceof MspError) {
+    return error.code === ErrorCode.Input || error.code === ErrorCode.NotFound ? 2 : 1;
+  }
+  return 1;
+}
+
+export function isMspError(error: unknown): error is MspError {
+  return error instanceof MspError;
+}
