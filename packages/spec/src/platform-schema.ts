@@ -1,0 +1,66 @@
+/** `msp.yaml`: the organisation, its base domain, its environments and the links generated docs use. */
+import { z } from 'zod';
+import { category, duration, hostname, slug, url, CRON_PATTERN } from './common.js';
+
+export const DEFAULT_NOTIFICATION_CHANNEL = '#alerts-{service}-{env}';
+
+export const environmentConfigSchema = z
+  .strictObject({
+    id: slug('an environment id'),
+    category: category(),
+    runtime: z.enum(['local', 'kubernetes', 'gcp']).default('local'),
+    description: z.string().optional(),
+    notifications: z
+      .strictObject({
+        channels: z.array(z.string().min(1)).min(1).default([DEFAULT_NOTIFICATION_CHANNEL]),
+      })
+      .prefault({}),
+    access: z
+      .strictObject({
+        restricted: z.boolean().optional(),
+        maxGrantDuration: duration().default('8h'),
+      })
+      .prefault({}),
+    backups: z
+      .strictObject({
+        archiveTimeoutSeconds: z.int().min(1).max(3600).default(60),
+        baseBackupCron: z
+          .string()
+          .regex(CRON_PATTERN, 'must be a cron expression of five fields')
+          .default('0 3 * * *'),
+      })
+      .prefault({}),
+  })
+  .transform((env) => ({
+    ...env,
+    // Production environments are restricted unless msp.yaml says otherwise.
+    access: {
+      restricted: env.access.restricted ?? env.category !== 'test',
+      maxGrantDuration: env.access.maxGrantDuration,
+    },
+  }));
+
+export const platformConfigSchema = z.strictObject({
+  organization: z.strictObject({ name: z.string().min(1) }),
+  baseDomain: hostname(),
+  releaseRegistry: z.strictObject({ url: url(), tokenSecret: z.string().min(1) }).optional(),
+  environments: z.array(environmentConfigSchema).min(1),
+  notifications: z
+    .strictObject({
+      sharedChannel: z.string().min(1).optional(),
+      chatUrl: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  links: z
+    .strictObject({
+      repository: url().optional(),
+      repositoryBlobPath: z.string().default('/blob/main'),
+      platformDocs: url().optional(),
+      support: z.strictObject({ team: z.string().min(1), channel: z.string().min(1).optional() }).optional(),
+      accessRequests: url().optional(),
+    })
+    .prefault({}),
+});
+
+export type PlatformConfig = z.output<typeof platformConfigSchema>;
+export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
