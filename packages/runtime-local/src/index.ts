@@ -1,1 +1,10 @@
-export {};
+export { findFreePort, isPortFree } from './net.js';
+export * from './postgres/index.js';
+export { startTestCluster, type TestCluster } from './testing.js';
+export * from './process/instance-state.js';
+export * from './process/pid-files.js';
+export * from './process/supervisor.js';
+export { probeHttp, type ProbeResult } from './process/probe.js';
+export * from './proxy/proxy.js';
+export * from './logs/log-writer.js';
+export * from './logs/log-reader.js';

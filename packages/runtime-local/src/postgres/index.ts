@@ -1,0 +1,10 @@
+export {
+  CLUSTER_ROLES,
+  createPostgresCluster,
+  type ClusterOptions,
+  type ClusterRole,
+  type PostgresCluster,
+  type TemporaryCredentials,
+} from './cluster.js';
+export { postgresBinaries, type PostgresBinaries } from './binaries.js';
+export { POSTGRES_OS_USER, postgresOsUser, type OsUser } from './os-user.js';

@@ -1,0 +1,258 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { findFreePort } from '../net.js';
+import { readLogs, type LogLine } from '../logs/log-reader.js';
+import { createSupervisor, type InstanceSpec, type InstanceStatus, type Supervisor } from './supervisor.js';
+import { isProcessAlive, pidFilePath, readProcStat, reapStaleInstances, writePidFile } from './pid-files.js';
+import { fixture, tempDir, waitUntil } from './test-support.js';
+
+const secret = randomBytes(16).toString('hex');
+const dir = tempDir('supervisor');
+let supervisor: Supervisor;
+
+before(() => {
+  supervisor = createSupervisor({ logDir: dir.path });
+});
+after(async () => {
+  await supervisor.stopAll({ drainMs: 1000 });
+  dir.remove();
+});
+
+async function spec(id: string, overrides: Partial<InstanceSpec> = {}): Promise<InstanceSpec> {
+  return {
+    id,
+    deployment: 'fixture/dev',
+    release: 'v1.0.0',
+    command: [process.execPath, fixture('ok-server.mjs')],
+    cwd: dir.path,
+    env: { DIAGNOSTICS_SECRET: secret, INSTANCE_NAME: id },
+    port: await findFreePort(),
+    probe: {
+      path: '/-/healthz',
+      secret,
+      timeoutMs: 1000,
+      startupIntervalMs: 200,
+      livenessIntervalMs: 200,
+      startupDeadlineMs: 5000,
+      failureThreshold: 3,
+    },
+    ...overrides,
+  };
+}
+
+function stateOf(id: string): InstanceStatus | undefined {
+  return supervisor.get(id);
+}
+
+function healthy(id: string, restarts = 0): () => InstanceStatus | undefined {
+  return () => {
+    const s = stateOf(id);
+    return s?.state.kind === 'healthy' && s.restarts === restarts ? s : undefined;
+  };
+}
+
+async function get(port: number, path: string): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+void test('starts a process with PORT, probes it healthy, stops it and its pid file', async () => {
+  const s = await spec('fixture/dev#1');
+  supervisor.start(s);
+  const status = await waitUntil('healthy', healthy(s.id));
+  assert.ok(status.pid !== undefined && status.pid > 0);
+  assert.ok(status.startupLatencyMs !== undefined && status.startupLatencyMs < 5000);
+  assert.ok(status.startedAt instanceof Date && status.healthySince instanceof Date);
+  assert.deepEqual(await get(s.port, '/whoami').then((b) => (b as { name: string }).name), s.id);
+  assert.ok(existsSync(pidFilePath(dir.path, s.id)));
+  assert.throws(() => supervisor.start(s), /already running/);
+
+  const states: string[] = [];
+  supervisor.on('state', (e) => {
+    if (e.id === s.id) states.push(e.status.state.kind);
+  });
+  await supervisor.stop(s.id, { drainMs: 2000 });
+  assert.deepEqual(states, ['stopping', 'stopped']);
+  assert.equal(isProcessAlive(status.pid), false);
+  assert.equal(existsSync(pidFilePath(dir.path, s.id)), false);
+  assert.equal(stateOf(s.id), undefined);
+});
+
+void test('kill -9: restarted, healthy again, restart counted; its grandchildren die with it', async () => {
+  const s = await spec('fixture/dev#kill');
+  supervisor.start(s);
+  const first = await waitUntil('healthy', healthy(s.id));
+  const grandchild = ((await get(s.port, '/spawn-grandchild')) as { pid: number }).pid;
+  assert.equal(isProcessAlive(grandchild), true);
+  const killedAt = Date.now();
+  process.kill(first.pid ?? 0, 'SIGKILL');
+  const second = await waitUntil('healthy after restart', healthy(s.id, 1), 10_000);
+  assert.ok(Date.now() - killedAt < 10_000);
+  assert.notEqual(second.pid, first.pid);
+  assert.match(second.lastError ?? '', /SIGKILL/);
+  await waitUntil('grandchild gone', () => !isProcessAlive(grandchild), 5000);
+  await supervisor.stop(s.id, { drainMs: 1000 });
+});
+
+void test('stop kills the whole process group, grandchildren included', async () => {
+  const s = await spec('fixture/dev#group');
+  supervisor.start(s);
+  await waitUntil('healthy', healthy(s.id));
+  const grandchild = ((await get(s.port, '/spawn-grandchild')) as { pid: number }).pid;
+  assert.equal(readProcStat(grandchild)?.pgrp, stateOf(s.id)?.pid);
+  await supervisor.stop(s.id, { drainMs: 1000 });
+  await waitUntil('grandchild gone', () => !isProcessAlive(grandchild), 5000);
+});
+
+void test('precondition failed: a missing binary, a file that is not executable, a missing cwd', async () => {
+  const cases: [Partial<InstanceSpec>, RegExp][] = [
+    [{ command: ['/nonexistent/msp-no-such-binary', '--serve'] }, /not found/],
+    [{ command: [fixture('not-executable.sh')] }, /not executable/],
+    [{ cwd: '/nonexistent/msp-no-such-dir' }, /working directory .* does not exist/],
+  ];
+  for (const [i, [overrides, reason]] of cases.entries()) {
+    const s = await spec(`fixture/dev#bad${i}`, overrides);
+    supervisor.start(s);
+    const status = await waitUntil('precondition_failed', () => {
+      const st = stateOf(s.id);
+      return st?.state.kind === 'precondition_failed' ? st : undefined;
+    });
+    assert.match(status.lastError ?? '', reason);
+    assert.equal(status.restarts, 0);
+    await supervisor.stop(s.id);
+  }
+});
+
+void test('precondition failed: a process that always exits, after 3 tries, with its stderr', async () => {
+  const s = await spec('fixture/dev#exits', {
+    command: [process.execPath, fixture('crash-after.mjs')],
+    env: { DIAGNOSTICS_SECRET: secret, CRASH_AFTER_MS: '0' },
+  });
+  supervisor.start(s);
+  const status = await waitUntil(
+    'precondition_failed',
+    () => {
+      const st = stateOf(s.id);
+      return st?.state.kind === 'precondition_failed' ? st : undefined;
+    },
+    10_000,
+  );
+  assert.match(status.lastError ?? '', /exited with code 1 before becoming healthy, 3 times in a row/);
+  assert.equal(status.restarts, 2);
+  assert.ok(status.stderrTail.some((l) => l.includes('DATABASE_URL is not set')));
+  await supervisor.stop(s.id);
+});
+
+void test('a process that never passes its startup probe: killed at the deadline, precondition failed after 3', async () => {
+  const base = await spec('fixture/dev#never');
+  const s = {
+    ...base,
+    command: [process.execPath, fixture('never-healthy.mjs')],
+    probe: { ...base.probe, startupIntervalMs: 100, startupDeadlineMs: 700 },
+  };
+  supervisor.start(s);
+  const status = await waitUntil(
+    'precondition_failed',
+    () => {
+      const st = stateOf(s.id);
+      return st?.state.kind === 'precondition_failed' ? st : undefined;
+    },
+    10_000,
+  );
+  assert.match(
+    status.lastError ?? '',
+    /startup probe did not pass within 700 ms \(last: GET \/-\/healthz answered 503\)/,
+  );
+  await supervisor.stop(s.id);
+});
+
+void test('liveness failures: killed and restarted, healthy again', async () => {
+  const s = await spec('fixture/dev#sick');
+  supervisor.start(s);
+  const first = await waitUntil('healthy', healthy(s.id));
+  const res = await fetch(`http://127.0.0.1:${s.port}/-/make-unhealthy`, { method: 'POST' });
+  assert.equal(res.status, 200);
+  const second = await waitUntil('restarted after liveness failures', healthy(s.id, 1), 10_000);
+  assert.notEqual(second.pid, first.pid);
+  assert.match(second.lastError ?? '', /liveness probe failed 3 times in a row/);
+  await supervisor.stop(s.id, { drainMs: 1000 });
+});
+
+void test('logs: stdout kept with timestamps; the secret never reaches the log', async () => {
+  const s = await spec('fixture/dev#logs');
+  supervisor.start(s);
+  await waitUntil('healthy', healthy(s.id));
+  await get(s.port, '/whoami').catch(() => undefined);
+  await fetch(`http://127.0.0.1:${s.port}/print-secret`).then((r) => r.text());
+  await supervisor.stop(s.id, { drainMs: 1000 });
+  const lines: LogLine[] = [];
+  for await (const line of readLogs({ logDir: dir.path, deployment: 'fixture/dev' })) {
+    if (line.instance === 'fixture_dev_logs') lines.push(line);
+  }
+  assert.ok(lines.some((l) => l.stream === 'out' && l.text.startsWith('listening on')));
+  assert.ok(lines.some((l) => l.stream === 'out' && l.text === 'the secret is [redacted]'));
+  assert.ok(lines.some((l) => l.stream === 'msp' && /started pid/.test(l.text)));
+  const raw = readFileSync(`${dir.path}/fixture/dev/fixture_dev_logs.log`, 'utf8');
+  assert.equal(raw.includes(secret), false);
+});
+
+void test('reapStaleInstances kills a stale instance group from its pid file, and spares a recycled pid', async () => {
+  const reapDir = tempDir('reap');
+  const port = await findFreePort();
+  // An instance an earlier control plane left running: detached, with a grandchild.
+  const stale = spawn(process.execPath, [fixture('ok-server.mjs')], {
+    detached: true,
+    stdio: 'ignore',
+    env: { PORT: String(port), DIAGNOSTICS_SECRET: secret },
+  });
+  // An unrelated process whose pid a pid file names with another start time.
+  const bystander = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  try {
+    const stalePid = stale.pid ?? 0;
+    const bystanderPid = bystander.pid ?? 0;
+    await waitUntil('stale instance listening', () =>
+      fetch(`http://127.0.0.1:${port}/whoami`).then((r) => r.ok),
+    );
+    const grandchild = ((await get(port, '/spawn-grandchild')) as { pid: number }).pid;
+    writePidFile(reapDir.path, {
+      id: 'fixture/dev#1',
+      deployment: 'fixture/dev',
+      pid: stalePid,
+      startTime: readProcStat(stalePid)?.startTime ?? '',
+      spawnedAt: new Date().toISOString(),
+    });
+    writePidFile(reapDir.path, {
+      id: 'fixture/dev#2',
+      deployment: 'fixture/dev',
+      pid: bystanderPid,
+      startTime: '1',
+      spawnedAt: new Date().toISOString(),
+    });
+    const reaped = await reapStaleInstances(reapDir.path, { graceMs: 2000 });
+    assert.deepEqual(
+      reaped.map((r) => r.id),
+      ['fixture/dev#1'],
+    );
+    await waitUntil('stale group gone', () => !isProcessAlive(stalePid) && !isProcessAlive(grandchild), 5000);
+    assert.equal(isProcessAlive(bystanderPid), true);
+    assert.equal(existsSync(pidFilePath(reapDir.path, 'fixture/dev#1')), false);
+    assert.equal(existsSync(pidFilePath(reapDir.path, 'fixture/dev#2')), false);
+  } finally {
+    for (const p of [stale, bystander]) {
+      if (p.pid === undefined) continue;
+      try {
+        process.kill(-p.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    reapDir.remove();
+  }
+});
