@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
+import { registerSpecCommands } from './spec.js';
+import { registerOperationsCommands } from './operations.js';
+import { registerOperationQueries, registerRuntimeCommands } from './runtime.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerRuntimeCommands(program);
+  registerSpecCommands(program);
+  registerOperationsCommands(program);
+  // keep last: adds list/show to the `operations` group registered above
+  registerOperationQueries(program);
 }

@@ -1,0 +1,178 @@
+/**
+ * `kill -9` of the control plane in the middle of a deployment, then `msp up` again: the operation
+ * completes, nothing runs twice, and the data is intact. Runs the real `msp` CLI as subprocesses.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findFreePort } from '@msp/runtime-local';
+import { createFixtureRepo, eventually, requestVia } from './testing/fixture-repo.js';
+
+const mspBin = fileURLToPath(new URL('../../cli/bin/msp.js', import.meta.url));
+const children: ChildProcess[] = [];
+
+function startMsp(repo: string, port: number, proxyPort: number): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [mspBin, 'up', '--repo', repo, '--port', String(port), '--proxy-port', String(proxyPort)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  child.on('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
+      console.error(`msp up exited ${code}:\n${output}`);
+  });
+  children.push(child);
+  return child;
+}
+
+/** Live processes whose environment carries this marker (only root or the owner can read environ). */
+function processesWith(marker: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(marker))
+        pids.push(Number(name));
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return pids;
+}
+
+function postmastersOf(dataDir: string): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.endsWith('/postgres') && argv.includes(dataDir)) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  await Promise.all(
+    children
+      .filter((c) => c.exitCode === null && c.signalCode === null)
+      .map((c) => new Promise((r) => c.once('exit', r))),
+  );
+});
+
+test('kill -9 of the control plane mid-deployment: the restarted one completes it, no duplicates, data intact', async () => {
+  const repo = await createFixtureRepo({ name: 'crash' });
+  const port = await findFreePort();
+  const proxyPort = await findFreePort();
+  const dataDir = join(repo.dir, '.msp');
+  const api = async <T>(path: string): Promise<T> => {
+    const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status}`);
+    return (await res.json()) as T;
+  };
+  type Status = { deployments: Array<{ key: string; status: string; release: string | null }> };
+  const healthy = async () =>
+    (await api<Status>('/status')).deployments[0]?.status === 'healthy' ? true : undefined;
+  const marker = `EXTERNAL_DNS_NAME=${repo.registryDomain}`;
+  try {
+    const first = startMsp(repo.dir, port, proxyPort);
+    await eventually('the first control plane to deploy the registry', 120_000, healthy);
+
+    // Data written before the crash.
+    const token = await eventually('the registry token', 5000, async () => {
+      const op = await api<{ operations: Array<{ id: string }> }>('/operations');
+      return op.operations.length > 0 ? 'ok' : undefined;
+    });
+    assert.equal(token, 'ok');
+    const secretToken = await readRegistryToken(repo.registryDomain);
+    const created = await requestVia(proxyPort, repo.registryDomain, '/v1/releases', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secretToken}` },
+      body: JSON.stringify({ name: 'survivor', version: 'v1.0.0', git_sha: 'abcdef1' }),
+    });
+    assert.equal(created.status, 201);
+
+    // Change the spec: the reconciler starts a redeploy; kill -9 the control plane while it starts instances.
+    const specFile = join(repo.dir, 'services', 'releaseregistry', 'service.yaml');
+    const spec = await readFile(specFile, 'utf8');
+    await writeFile(specFile, spec.replace('    secretEnv:', '    env: { CHANGED: "yes" }\n    secretEnv:'));
+    const op = await eventually('the redeploy to reach the instances step', 60_000, async () => {
+      const { operations } = await api<{
+        operations: Array<{
+          id: string;
+          status: string;
+          reason: string;
+          steps: Array<{ name: string; status: string }>;
+        }>;
+      }>('/operations');
+      return operations.find(
+        (o) =>
+          o.reason === 'changed in the platform repo' &&
+          o.steps.some((s) => s.name === 'instances' && s.status === 'running'),
+      );
+    });
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    const second = startMsp(repo.dir, port, proxyPort);
+    const finished = await eventually('the interrupted operation to finish', 120_000, async () => {
+      const o = await api<{ status: string; attempt: number; log: Array<{ message: string }> }>(
+        `/operations/${op.id}`,
+      );
+      return o.status === 'succeeded' || o.status === 'failed' ? o : undefined;
+    });
+    assert.equal(finished.status, 'succeeded');
+    assert.ok(finished.attempt >= 2, 'the operation was resumed by the second control plane');
+    assert.ok(finished.log.some((l) => /resumed/.test(l.message)));
+    await eventually('the registry to be healthy again', 60_000, healthy);
+
+    // Exactly one registry process and one postmaster per cluster; the release written before is there.
+    await eventually('one registry process', 15_000, () =>
+      processesWith(marker).length === 1 ? true : undefined,
+    );
+    const clusterDirs = readdirSync(join(dataDir, 'clusters'));
+    assert.equal(clusterDirs.length, 1);
+    assert.equal(postmastersOf(join(dataDir, 'clusters', clusterDirs[0]!, 'data')).length, 1);
+    assert.equal(postmastersOf(join(dataDir, 'state', 'data')).length, 1);
+    const survivor = await requestVia(proxyPort, repo.registryDomain, '/v1/releases/survivor/v1.0.0');
+    assert.equal(survivor.status, 200);
+
+    second.kill('SIGTERM');
+    await new Promise((r) => second.once('exit', r));
+    assert.deepEqual(processesWith(marker), [], 'Ctrl-C / SIGTERM stops every service process');
+    assert.equal(
+      postmastersOf(join(dataDir, 'clusters', clusterDirs[0]!, 'data')).length,
+      0,
+      'and its PostgreSQL',
+    );
+  } finally {
+    await rm(repo.dir, { recursive: true, force: true });
+  }
+});
+
+/** The registry token as the service sees it: read from the running process's environment. */
+async function readRegistryToken(domain: string): Promise<string> {
+  return eventually('the registry process', 10_000, () => {
+    for (const pid of processesWith(`EXTERNAL_DNS_NAME=${domain}`)) {
+      const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      const t = env.find((e) => e.startsWith('RELEASE_REGISTRY_TOKEN='));
+      if (t) return t.slice('RELEASE_REGISTRY_TOKEN='.length);
+    }
+    return undefined;
+  });
+}

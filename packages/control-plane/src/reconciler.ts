@@ -1,0 +1,118 @@
+/**
+ * Reconciles the platform repo: desired deployments from git, observed ones from the state store and the
+ * runtime, operations to close the gap. A repo that does not validate changes nothing: running deployments
+ * keep running and the diagnostics are reported.
+ */
+import { createHash } from 'node:crypto';
+import { deploymentsOf, formatDiagnostic, loadPlatformRepo, type Deployment } from '@msp/spec';
+import { planReconcile, type PlannedAction } from '@msp/core';
+import type { StateStore } from './state/store.js';
+import type { OperationEngine } from './operations/engine.js';
+import type { RuntimeTarget } from './runtime-port.js';
+
+/** What a deployment needs to run, as stored with it: the spec blocks plus where its code lives. */
+export interface DeploymentSpec {
+  key: string;
+  kind: 'service' | 'instance';
+  service: Deployment['service'];
+  environment: Deployment['environment'];
+  envConfig: Deployment['envConfig'];
+  instance?: Deployment['instance'];
+  domain?: string;
+  serviceDir: string;
+  platformName: string;
+}
+
+function stableStringify(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function specHash(spec: DeploymentSpec): string {
+  return createHash('sha256').update(stableStringify(spec)).digest('hex').slice(0, 16);
+}
+
+export interface ReconcileResult {
+  diagnostics: string[];
+  actions: Array<PlannedAction & { operationId?: string; error?: string }>;
+}
+
+export async function reconcile(options: {
+  repoDir: string;
+  store: StateStore;
+  engine: OperationEngine;
+  runtime: RuntimeTarget;
+  by: string;
+}): Promise<ReconcileResult> {
+  const { store, engine, runtime } = options;
+  const { repo, diagnostics } = await loadPlatformRepo(options.repoDir);
+  if (!repo || diagnostics.length > 0) {
+    return { diagnostics: diagnostics.map(formatDiagnostic), actions: [] };
+  }
+  const dirs = new Map(repo.services.map((s) => [s.spec.service.id, s.dir]));
+  const desired = deploymentsOf(repo).map((d): DeploymentSpec => {
+    const spec: DeploymentSpec = {
+      key: d.key,
+      kind: d.kind,
+      service: d.service,
+      environment: d.environment,
+      envConfig: d.envConfig,
+      serviceDir: dirs.get(d.service.service.id)!,
+      platformName: repo.platform.organization.name,
+    };
+    if (d.instance) spec.instance = d.instance;
+    if (d.domain) spec.domain = d.domain;
+    return spec;
+  });
+
+  const existing = await store.listDeployments();
+  const unfinished = new Set(
+    (await store.listOperations({ unfinished: true, limit: 1000 })).map((o) => o.deploymentKey),
+  );
+  const plan = planReconcile(
+    desired.map((d) => ({ key: d.key, specHash: specHash(d) })),
+    existing
+      .filter((e) => e.desiredState !== 'deleted')
+      .map((e) => ({
+        key: e.key,
+        specHash: e.appliedHash ?? '',
+        desiredState: e.desiredState,
+        running: runtime.isRunning(e.key),
+        busy: unfinished.has(e.key),
+      })),
+  );
+  const byKey = new Map(desired.map((d) => [d.key, d]));
+  const actions: ReconcileResult['actions'] = [];
+  for (const action of plan) {
+    const spec = byKey.get(action.key);
+    if (spec) {
+      await store.upsertDeployment({
+        key: spec.key,
+        kind: spec.kind,
+        service: spec.service.service.id,
+        environment: spec.environment.id,
+        ...(spec.instance ? { instance: spec.instance.id } : {}),
+        spec,
+        specHash: specHash(spec),
+      });
+    }
+    try {
+      const op = await engine.enqueue({
+        kind: action.kind,
+        deploymentKey: action.key,
+        reason: action.reason,
+        createdBy: options.by,
+      });
+      actions.push({ ...action, operationId: op.id });
+    } catch (error) {
+      actions.push({ ...action, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return { diagnostics: [], actions };
+}

@@ -1,0 +1,248 @@
+/**
+ * Starts a control plane: state database (embedded PostgreSQL, or DATABASE_URL), migrations, secrets,
+ * the admin token, the job queue, the runtime target, the HTTP API and the reconciler.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { UnavailableError } from '@msp/core';
+import { createPostgresCluster, findFreePort, type PostgresCluster } from '@msp/runtime-local';
+import { createApiApp } from './api/app.js';
+import {
+  dataDirOf,
+  prepareDataDir,
+  readJson,
+  removeEndpoint,
+  writeEndpoint,
+  writeSecretFile,
+  type DataDir,
+} from './data-dir.js';
+import { createMetrics } from './metrics.js';
+import { createOperationEngine, type OperationEngine } from './operations/engine.js';
+import { reconcile, type ReconcileResult } from './reconciler.js';
+import type { RuntimeTarget } from './runtime-port.js';
+import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
+import { migrateState } from './state/migrate.js';
+import { createStateStore, type StateStore } from './state/store.js';
+
+export interface ControlPlaneOptions {
+  repoDir: string;
+  dataDir?: string;
+  host?: string;
+  port: number;
+  /** External state database; the embedded PostgreSQL is used when absent. */
+  databaseUrl?: string;
+  /** Builds the runtime target once the store exists (the local runtime, or none for `msp server`). */
+  createRuntime: (deps: { store: StateStore; dataDir: DataDir; repoDir: string }) => Promise<RuntimeTarget>;
+  /** Reconcile on start and on repo changes (default true). */
+  reconcile?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface ControlPlane {
+  url: string;
+  adminToken: string;
+  dataDir: DataDir;
+  store: StateStore;
+  engine: OperationEngine;
+  runtime: RuntimeTarget;
+  reconcileNow(by?: string): Promise<ReconcileResult>;
+  stop(): Promise<void>;
+}
+
+const migrationsDir = fileURLToPath(new URL('../src/state/migrations/', import.meta.url));
+
+interface StateConfig {
+  port: number;
+  passwords: { admin: string; workload: string; operator: string };
+}
+
+async function startEmbeddedState(dir: DataDir): Promise<{ cluster: PostgresCluster; url: string }> {
+  let config = await readJson<StateConfig>(dir.stateConfig);
+  if (!config) {
+    config = {
+      port: await findFreePort(),
+      passwords: { admin: generateSecret(), workload: generateSecret(), operator: generateSecret() },
+    };
+    await writeSecretFile(dir.stateConfig, JSON.stringify(config, null, 2) + '\n');
+  }
+  const cluster = createPostgresCluster({
+    name: 'msp-state',
+    dir: dir.stateCluster,
+    port: config.port,
+    databases: ['msp'],
+    maxConnections: 100,
+    archiveDir: join(dir.archive, '_state'),
+    passwords: config.passwords,
+  });
+  await cluster.ensure();
+  const c = cluster.connectionConfig('admin', 'msp');
+  const url = `postgresql://${encodeURIComponent(String(c.user))}:${encodeURIComponent(String(c.password))}@${c.host}:${c.port}/msp`;
+  return { cluster, url };
+}
+
+async function ensureAdminToken(store: StateStore, dir: DataDir): Promise<string> {
+  if (existsSync(dir.adminToken)) {
+    const token = (await readFile(dir.adminToken, 'utf8')).trim();
+    if (await store.findToken(token)) return token;
+  }
+  const token = `msp_${generateSecret()}`;
+  await store.addToken('admin', token, 'admin');
+  await writeSecretFile(dir.adminToken, token + '\n');
+  return token;
+}
+
+export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const dataDir = dataDirOf(options.dataDir ?? join(options.repoDir, '.msp'));
+  await prepareDataDir(dataDir);
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse())
+      await fn().catch((e: unknown) => log(`control plane: cleanup: ${String(e)}`));
+    cleanups.length = 0;
+  };
+  try {
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      log('control plane: starting the embedded state database');
+      const state = await startEmbeddedState(dataDir);
+      databaseUrl = state.url;
+      cleanups.push(() => state.cluster.stop('fast'));
+    }
+    const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
+    pool.on('error', () => undefined); // a dropped idle connection is replaced on next use
+    cleanups.push(() => pool.end());
+    try {
+      await pool.query('select 1');
+    } catch (error) {
+      throw new UnavailableError(
+        `Cannot reach the state database: ${(error as Error).message}. Check DATABASE_URL.`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const applied = await migrateState(pool, migrationsDir);
+    if (applied.length > 0) log(`control plane: applied migrations ${applied.join(', ')}`);
+    const store = createStateStore(pool, createSecretBox(await loadOrCreateKey(dataDir.secretKey)));
+    const adminToken = await ensureAdminToken(store, dataDir);
+
+    const boss = new PgBoss({ connectionString: databaseUrl, max: 4, schema: 'pgboss' });
+    boss.on('error', (e: Error) => log(`job queue: ${e.message}`));
+    await boss.start();
+    cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5000 }));
+
+    const runtime = await options.createRuntime({ store, dataDir, repoDir: options.repoDir });
+    cleanups.push(() => runtime.stop());
+
+    const owner = `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
+    const engine = createOperationEngine({ store, boss, executor: runtime.executor, owner });
+    cleanups.push(() => engine.stop());
+
+    const reconcileNow = async (by = 'reconciler') => {
+      const result = await reconcile({ repoDir: options.repoDir, store, engine, runtime, by });
+      if (result.diagnostics.length > 0) {
+        log(
+          `reconciler: the platform repo does not validate; nothing changed:\n  ${result.diagnostics.join('\n  ')}`,
+        );
+      }
+      for (const a of result.actions) {
+        log(`reconciler: ${a.kind} ${a.key}: ${a.reason}${a.error ? ` (not queued: ${a.error})` : ''}`);
+      }
+      return result;
+    };
+
+    const app = createApiApp({
+      store,
+      engine,
+      runtime,
+      reconcile: async (by) => (await reconcileNow(by)).actions,
+      metrics: createMetrics(store, runtime),
+      info: () => ({
+        version: '0.1.0',
+        repo: options.repoDir,
+        dataDir: dataDir.root,
+        proxyUrl: runtime.proxyUrl() ?? null,
+        runtime: runtime.name,
+        pid: process.pid,
+      }),
+    });
+    const host = options.host ?? '127.0.0.1';
+    const server = await new Promise<ServerType>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port, hostname: host }, () => resolve(s));
+      s.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === 'EADDRINUSE'
+            ? new UnavailableError(`Port ${options.port} is in use; pick another with --port.`, { cause: e })
+            : e,
+        ),
+      );
+    });
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+        }),
+    );
+    const url = `http://${host}:${options.port}`;
+    const proxyUrl = runtime.proxyUrl();
+    await writeEndpoint(dataDir, {
+      url,
+      ...(proxyUrl ? { proxyUrl } : {}),
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      repo: options.repoDir,
+    });
+    cleanups.push(() => removeEndpoint(dataDir, process.pid));
+
+    await engine.start();
+
+    if (options.reconcile !== false) {
+      await reconcileNow();
+      let timer: NodeJS.Timeout | undefined;
+      const schedule = () => {
+        clearTimeout(timer);
+        timer = setTimeout(
+          () => void reconcileNow().catch((e: unknown) => log(`reconciler: ${String(e)}`)),
+          500,
+        );
+      };
+      let watcher: FSWatcher | undefined;
+      try {
+        watcher = watch(options.repoDir, { recursive: true }, (_event, file) => {
+          if (file && !String(file).startsWith('.msp') && /\.(ya?ml|md)$/.test(String(file))) schedule();
+        });
+      } catch {
+        log('reconciler: cannot watch the repo; reconciling every 30 s only');
+      }
+      const periodic = setInterval(schedule, 30_000);
+      cleanups.push(() => {
+        watcher?.close();
+        clearInterval(periodic);
+        clearTimeout(timer);
+        return Promise.resolve();
+      });
+    }
+
+    return {
+      url,
+      adminToken,
+      dataDir,
+      store,
+      engine,
+      runtime,
+      reconcileNow,
+      stop: cleanup,
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}

@@ -1,0 +1,369 @@
+/**
+ * The control plane's state store: deployments, operations with their steps and logs, secrets, tokens and
+ * events, in PostgreSQL. All SQL lives here; callers get plain objects.
+ */
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { Operation, OperationKind, OperationStep } from '@msp/core';
+import { ConflictError, NotFoundError } from '@msp/core';
+import type { SecretBox } from '../secrets.js';
+
+export interface DeploymentRow {
+  key: string;
+  kind: 'service' | 'instance';
+  service: string;
+  environment: string;
+  instance: string | null;
+  spec: unknown;
+  specHash: string;
+  appliedHash: string | null;
+  desiredState: 'running' | 'stopped' | 'deleted';
+  status: string;
+  statusDetail: string | null;
+  release: string | null;
+  ports: Record<string, number>;
+  restarts: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface EventRow {
+  id: number;
+  at: string;
+  deploymentKey: string | null;
+  kind: string;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+export interface OperationLogLine {
+  at: string;
+  level: string;
+  message: string;
+}
+
+interface Queryable {
+  query: Pool['query'];
+}
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+
+function toDeployment(r: Record<string, unknown>): DeploymentRow {
+  return {
+    key: r.key as string,
+    kind: r.kind as 'service' | 'instance',
+    service: r.service as string,
+    environment: r.environment as string,
+    instance: (r.instance as string | null) ?? null,
+    spec: r.spec,
+    specHash: r.spec_hash as string,
+    appliedHash: (r.applied_hash as string | null) ?? null,
+    desiredState: r.desired_state as DeploymentRow['desiredState'],
+    status: r.status as string,
+    statusDetail: (r.status_detail as string | null) ?? null,
+    release: (r.release as string | null) ?? null,
+    ports: r.ports as Record<string, number>,
+    restarts: r.restarts as number,
+    createdAt: iso(r.created_at),
+    updatedAt: iso(r.updated_at),
+  };
+}
+
+function toOperation(r: Record<string, unknown>): Operation {
+  return {
+    id: r.id as string,
+    kind: r.kind as OperationKind,
+    deploymentKey: r.deployment_key as string,
+    status: r.status as Operation['status'],
+    steps: r.steps as OperationStep[],
+    reason: r.reason as string,
+    createdBy: r.created_by as string,
+    createdAt: iso(r.created_at),
+    ...(r.started_at ? { startedAt: iso(r.started_at) } : {}),
+    ...(r.finished_at ? { finishedAt: iso(r.finished_at) } : {}),
+    ...(r.error ? { error: r.error as string } : {}),
+    attempt: r.attempt as number,
+  };
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export interface StateStore {
+  readonly pool: Pool;
+  // deployments
+  upsertDeployment(d: {
+    key: string;
+    kind: 'service' | 'instance';
+    service: string;
+    environment: string;
+    instance?: string;
+    spec: unknown;
+    specHash: string;
+  }): Promise<DeploymentRow>;
+  getDeployment(key: string): Promise<DeploymentRow | undefined>;
+  requireDeployment(key: string): Promise<DeploymentRow>;
+  listDeployments(): Promise<DeploymentRow[]>;
+  setDesiredState(key: string, state: DeploymentRow['desiredState']): Promise<void>;
+  setStatus(key: string, status: string, detail?: string | null, release?: string | null): Promise<void>;
+  markApplied(key: string, specHash: string): Promise<void>;
+  setPorts(key: string, ports: Record<string, number>): Promise<void>;
+  addRestart(key: string): Promise<void>;
+  removeDeployment(key: string): Promise<void>;
+  // operations
+  createOperation(op: Operation): Promise<Operation>;
+  getOperation(id: string): Promise<Operation | undefined>;
+  listOperations(filter?: {
+    deploymentKey?: string;
+    limit?: number;
+    unfinished?: boolean;
+  }): Promise<Operation[]>;
+  saveOperation(op: Operation): Promise<void>;
+  acquireLease(id: string, owner: string, seconds: number): Promise<Operation | undefined>;
+  renewLease(id: string, owner: string, seconds: number): Promise<boolean>;
+  releaseLease(id: string, owner: string): Promise<void>;
+  appendLog(id: string, level: 'info' | 'warn' | 'error', message: string): Promise<void>;
+  readLog(id: string): Promise<OperationLogLine[]>;
+  // secrets
+  getSecret(scope: string, name: string): Promise<string | undefined>;
+  putSecret(scope: string, name: string, value: string): Promise<void>;
+  ensureSecret(scope: string, name: string, generate: () => string): Promise<string>;
+  deleteSecrets(scope: string): Promise<void>;
+  // tokens
+  addToken(name: string, token: string, role: string): Promise<void>;
+  findToken(token: string): Promise<{ name: string; role: string } | undefined>;
+  hasTokens(): Promise<boolean>;
+  // events
+  addEvent(e: {
+    deploymentKey?: string;
+    kind: string;
+    message: string;
+    data?: Record<string, unknown>;
+  }): Promise<void>;
+  listEvents(filter?: { deploymentKey?: string; limit?: number }): Promise<EventRow[]>;
+}
+
+export function createStateStore(pool: Pool, box: SecretBox): StateStore {
+  const q: Queryable = pool;
+  const one = async (sql: string, params: unknown[] = []) =>
+    (await q.query(sql, params)).rows[0] as Record<string, unknown> | undefined;
+  const all = async (sql: string, params: unknown[] = []) =>
+    (await q.query(sql, params)).rows as Record<string, unknown>[];
+
+  const store: StateStore = {
+    pool,
+    async upsertDeployment(d) {
+      const row = await one(
+        `insert into deployments (key, kind, service, environment, instance, spec, spec_hash)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (key) do update set spec = excluded.spec, spec_hash = excluded.spec_hash, updated_at = now()
+         returning *`,
+        [d.key, d.kind, d.service, d.environment, d.instance ?? null, JSON.stringify(d.spec), d.specHash],
+      );
+      return toDeployment(row!);
+    },
+    async getDeployment(key) {
+      const row = await one('select * from deployments where key = $1', [key]);
+      return row ? toDeployment(row) : undefined;
+    },
+    async requireDeployment(key) {
+      const d = await store.getDeployment(key);
+      if (!d) throw new NotFoundError(`No deployment '${key}'. Run \`msp status\` to list deployments.`);
+      return d;
+    },
+    async listDeployments() {
+      return (await all('select * from deployments order by key')).map(toDeployment);
+    },
+    async setDesiredState(key, state) {
+      await q.query('update deployments set desired_state = $2, updated_at = now() where key = $1', [
+        key,
+        state,
+      ]);
+    },
+    async setStatus(key, status, detail, release) {
+      await q.query(
+        `update deployments set status = $2, status_detail = $3,
+           release = coalesce($4, release), updated_at = now() where key = $1`,
+        [key, status, detail ?? null, release ?? null],
+      );
+    },
+    async markApplied(key, specHash) {
+      await q.query('update deployments set applied_hash = $2, updated_at = now() where key = $1', [
+        key,
+        specHash,
+      ]);
+    },
+    async setPorts(key, ports) {
+      await q.query('update deployments set ports = $2, updated_at = now() where key = $1', [
+        key,
+        JSON.stringify(ports),
+      ]);
+    },
+    async addRestart(key) {
+      await q.query('update deployments set restarts = restarts + 1 where key = $1', [key]);
+    },
+    async removeDeployment(key) {
+      await q.query('delete from deployments where key = $1', [key]);
+    },
+
+    async createOperation(op) {
+      try {
+        const row = await one(
+          `insert into operations (id, kind, deployment_key, status, steps, reason, created_by, attempt)
+           values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+          [
+            op.id,
+            op.kind,
+            op.deploymentKey,
+            op.status,
+            JSON.stringify(op.steps),
+            op.reason,
+            op.createdBy,
+            op.attempt,
+          ],
+        );
+        return toOperation(row!);
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') {
+          throw new ConflictError(
+            `Deployment '${op.deploymentKey}' already has an operation in progress; wait for it (\`msp operations list\`).`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    },
+    async getOperation(id) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+      const row = await one('select * from operations where id = $1', [id]);
+      return row ? toOperation(row) : undefined;
+    },
+    async listOperations(filter = {}) {
+      const rows = await all(
+        `select * from operations
+         where ($1::text is null or deployment_key = $1)
+           and (not $2 or status in ('queued', 'running'))
+         order by created_at desc limit $3`,
+        [filter.deploymentKey ?? null, filter.unfinished ?? false, filter.limit ?? 100],
+      );
+      return rows.map(toOperation);
+    },
+    async saveOperation(op) {
+      await q.query(
+        `update operations set status = $2, steps = $3, started_at = $4, finished_at = $5, error = $6, attempt = $7
+         where id = $1`,
+        [
+          op.id,
+          op.status,
+          JSON.stringify(op.steps),
+          op.startedAt ?? null,
+          op.finishedAt ?? null,
+          op.error ?? null,
+          op.attempt,
+        ],
+      );
+    },
+    async acquireLease(id, owner, seconds) {
+      const row = await one(
+        `update operations set lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
+           attempt = attempt + 1
+         where id = $1 and status in ('queued', 'running')
+           and (lease_owner is null or lease_owner = $2 or lease_expires_at < now())
+         returning *`,
+        [id, owner, seconds],
+      );
+      return row ? toOperation(row) : undefined;
+    },
+    async renewLease(id, owner, seconds) {
+      const r = await q.query(
+        `update operations set lease_expires_at = now() + make_interval(secs => $3)
+         where id = $1 and lease_owner = $2`,
+        [id, owner, seconds],
+      );
+      return (r.rowCount ?? 0) > 0;
+    },
+    async releaseLease(id, owner) {
+      await q.query(
+        'update operations set lease_owner = null, lease_expires_at = null where id = $1 and lease_owner = $2',
+        [id, owner],
+      );
+    },
+    async appendLog(id, level, message) {
+      await q.query('insert into operation_logs (operation_id, level, message) values ($1, $2, $3)', [
+        id,
+        level,
+        message,
+      ]);
+    },
+    async readLog(id) {
+      return (
+        await all('select at, level, message from operation_logs where operation_id = $1 order by id', [id])
+      ).map((r) => ({ at: iso(r.at), level: r.level as string, message: r.message as string }));
+    },
+
+    async getSecret(scope, name) {
+      const row = await one('select ciphertext from secrets where scope = $1 and name = $2', [scope, name]);
+      return row ? box.open(row.ciphertext as Buffer) : undefined;
+    },
+    async putSecret(scope, name, value) {
+      await q.query(
+        `insert into secrets (scope, name, ciphertext) values ($1, $2, $3)
+         on conflict (scope, name) do update set ciphertext = excluded.ciphertext`,
+        [scope, name, box.seal(value)],
+      );
+    },
+    async ensureSecret(scope, name, generate) {
+      // Insert-if-absent, then read back: two racing writers agree on one value.
+      await q.query(
+        'insert into secrets (scope, name, ciphertext) values ($1, $2, $3) on conflict (scope, name) do nothing',
+        [scope, name, box.seal(generate())],
+      );
+      return (await store.getSecret(scope, name))!;
+    },
+    async deleteSecrets(scope) {
+      await q.query('delete from secrets where scope = $1', [scope]);
+    },
+
+    async addToken(name, token, role) {
+      await q.query(
+        'insert into api_tokens (name, token_sha256, role) values ($1, $2, $3) on conflict do nothing',
+        [name, sha256(token), role],
+      );
+    },
+    async findToken(token) {
+      const row = await one(
+        `select name, role from api_tokens where token_sha256 = $1 and (expires_at is null or expires_at > now())`,
+        [sha256(token)],
+      );
+      return row ? { name: row.name as string, role: row.role as string } : undefined;
+    },
+    async hasTokens() {
+      return (await one('select 1 from api_tokens limit 1')) !== undefined;
+    },
+
+    async addEvent(e) {
+      await q.query('insert into events (deployment_key, kind, message, data) values ($1, $2, $3, $4)', [
+        e.deploymentKey ?? null,
+        e.kind,
+        e.message,
+        JSON.stringify(e.data ?? {}),
+      ]);
+    },
+    async listEvents(filter = {}) {
+      const rows = await all(
+        `select * from events where ($1::text is null or deployment_key = $1) order by id desc limit $2`,
+        [filter.deploymentKey ?? null, filter.limit ?? 100],
+      );
+      return rows.map((r) => ({
+        id: Number(r.id),
+        at: iso(r.at),
+        deploymentKey: (r.deployment_key as string | null) ?? null,
+        kind: r.kind as string,
+        message: r.message as string,
+        data: r.data as Record<string, unknown>,
+      }));
+    },
+  };
+  return store;
+}

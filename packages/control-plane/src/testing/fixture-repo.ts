@@ -1,0 +1,125 @@
+/**
+ * Builds small platform repos in temp dirs for integration tests: the real Release Registry (from
+ * packages/releaseregistry) and, optionally, a fixture service, with absolute code paths.
+ */
+import http from 'node:http';
+import { mkdir, mkdtemp, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const releaseRegistryDir = fileURLToPath(new URL('../../../releaseregistry', import.meta.url));
+
+export interface FixtureRepo {
+  dir: string;
+  registryDomain: string;
+}
+
+export async function createFixtureRepo(
+  options: { name?: string; envs?: Array<'dev' | 'prod'> } = {},
+): Promise<FixtureRepo> {
+  const dir = await mkdtemp(join(tmpdir(), `msp-repo-${options.name ?? 'test'}-`));
+  await chmod(dir, 0o711);
+  const envs = options.envs ?? ['dev'];
+  const suffix = Math.random().toString(36).slice(2, 8);
+  await writeFile(
+    join(dir, 'msp.yaml'),
+    [
+      'organization:',
+      '  name: Test Org',
+      `baseDomain: t${suffix}.localhost`,
+      'environments:',
+      ...envs.flatMap((e) => [
+        `  - id: ${e}`,
+        `    category: ${e === 'dev' ? 'test' : 'internal'}`,
+        '    runtime: local',
+      ]),
+      '',
+    ].join('\n'),
+  );
+  await mkdir(join(dir, 'services', 'releaseregistry'), { recursive: true });
+  await writeFile(join(dir, 'services', 'releaseregistry', 'README.md'), '# Release Registry\n');
+  await writeFile(
+    join(dir, 'services', 'releaseregistry', 'service.yaml'),
+    [
+      'service:',
+      '  id: releaseregistry',
+      '  owners: [platform]',
+      '  description: Records product releases.',
+      'build:',
+      '  local:',
+      `    dir: ${JSON.stringify(releaseRegistryDir)}`,
+      "    command: ['node', 'dist/main.js']",
+      'environments:',
+      ...envs.flatMap((e) => [
+        `  - id: ${e}`,
+        `    projectID: releaseregistry-${e}`,
+        `    category: ${e === 'dev' ? 'test' : 'internal'}`,
+        '    deploy: { type: manual }',
+        `    domain: releaseregistry.${e}.t${suffix}.localhost`,
+        '    healthProbes: { healthzProbes: true, timeout: 2 }',
+        '    secretEnv: { RELEASE_REGISTRY_TOKEN: releaseregistry-token }',
+        '    resources:',
+        '      postgreSQL:',
+        '        databases: [releaseregistry]',
+      ]),
+      '',
+    ].join('\n'),
+  );
+  return { dir, registryDomain: `releaseregistry.dev.t${suffix}.localhost` };
+}
+
+/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** An HTTP request with a chosen Host header (fetch drops it), for requests through the proxy. */
+export function requestVia(
+  port: number,
+  host: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; text: string; json<T = unknown>(): T }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: init.method ?? 'GET',
+        headers: { host, 'content-type': 'application/json', ...init.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({ status: res.statusCode ?? 0, text, json: <T>() => JSON.parse(text) as T });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
