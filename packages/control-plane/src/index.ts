@@ -1,5 +1,16 @@
-export { startControlPlane, type ControlPlane, type ControlPlaneOptions } from './server.js';
+export {
+  startControlPlane,
+  type ControlPlane,
+  type ControlPlaneOptions,
+  type FeatureContext,
+  type FeatureModule,
+} from './server.js';
+export { parseBody, type ApiEnv, type ApiRoutes } from './api/app.js';
+export type { OperationEngine, OperationHandler, StepContext } from './operations/engine.js';
+export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js';
+export { eventually, requestVia, createFixtureRepo } from './testing/fixture-repo.js';
+export { generateSecret } from './secrets.js';
 export { createLocalRuntime, hostnamesOf, type LocalRuntimeOptions } from './targets/local.js';
-export type { RuntimeTarget, DeploymentRuntimeStatus } from './runtime-port.js';
+export type { RuntimeTarget, DeploymentRuntimeStatus, LocalResources, LocalPaths } from './runtime-port.js';
 export { dataDirOf, slugOf, type DataDir } from './data-dir.js';
 export type { DeploymentSpec } from './reconciler.js';

@@ -78,7 +78,7 @@ export async function reconcile(options: {
   const plan = planReconcile(
     desired.map((d) => ({ key: d.key, specHash: specHash(d) })),
     existing
-      .filter((e) => e.desiredState !== 'deleted')
+      .filter((e) => e.desiredState !== 'deleted' && e.managedBy === 'repo')
       .map((e) => ({
         key: e.key,
         specHash: e.appliedHash ?? '',

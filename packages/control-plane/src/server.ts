@@ -12,7 +12,7 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { UnavailableError } from '@msp/core';
 import { createPostgresCluster, findFreePort, type PostgresCluster } from '@msp/runtime-local';
-import { createApiApp } from './api/app.js';
+import { createApiApp, type ApiRoutes } from './api/app.js';
 import {
   dataDirOf,
   prepareDataDir,
@@ -23,7 +23,7 @@ import {
   type DataDir,
 } from './data-dir.js';
 import { createMetrics } from './metrics.js';
-import { createOperationEngine, type OperationEngine } from './operations/engine.js';
+import { createOperationEngine, type OperationEngine, type OperationHandler } from './operations/engine.js';
 import { reconcile, type ReconcileResult } from './reconciler.js';
 import type { RuntimeTarget } from './runtime-port.js';
 import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
@@ -39,9 +39,33 @@ export interface ControlPlaneOptions {
   databaseUrl?: string;
   /** Builds the runtime target once the store exists (the local runtime, or none for `msp server`). */
   createRuntime: (deps: { store: StateStore; dataDir: DataDir; repoDir: string }) => Promise<RuntimeTarget>;
+  /** Feature modules (backups, rollouts): their operation handlers, API routes and schedules. */
+  modules?: FeatureModule[];
   /** Reconcile on start and on repo changes (default true). */
   reconcile?: boolean;
   log?: (line: string) => void;
+}
+
+export interface FeatureContext {
+  store: StateStore;
+  boss: PgBoss;
+  engine: OperationEngine;
+  runtime: RuntimeTarget;
+  dataDir: DataDir;
+  repoDir: string;
+  log: (line: string) => void;
+}
+
+/** A capability plugged into the control plane: its operations, its routes, its schedules. */
+export interface FeatureModule {
+  readonly name: string;
+  setup(ctx: FeatureContext): Promise<{
+    handlers?: OperationHandler[];
+    routes?: ApiRoutes[];
+    /** Called after the engine started (schedules, background loops). */
+    start?: () => Promise<void>;
+    stop?: () => Promise<void>;
+  }>;
 }
 
 export interface ControlPlane {
@@ -142,8 +166,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     cleanups.push(() => runtime.stop());
 
     const owner = `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
-    const engine = createOperationEngine({ store, boss, executor: runtime.executor, owner });
+    const engine = createOperationEngine({ store, boss, handlers: [runtime.handler], owner });
     cleanups.push(() => engine.stop());
+
+    const routes: ApiRoutes[] = [];
+    const starts: Array<() => Promise<void>> = [];
+    for (const m of options.modules ?? []) {
+      const parts = await m.setup({ store, boss, engine, runtime, dataDir, repoDir: options.repoDir, log });
+      for (const h of parts.handlers ?? []) engine.register(h);
+      routes.push(...(parts.routes ?? []));
+      if (parts.start) starts.push(parts.start);
+      if (parts.stop) cleanups.push(parts.stop);
+    }
 
     const reconcileNow = async (by = 'reconciler') => {
       const result = await reconcile({ repoDir: options.repoDir, store, engine, runtime, by });
@@ -159,6 +193,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     };
 
     const app = createApiApp({
+      routes,
       store,
       engine,
       runtime,
@@ -203,6 +238,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     cleanups.push(() => removeEndpoint(dataDir, process.pid));
 
     await engine.start();
+    for (const start of starts) await start();
 
     if (options.reconcile !== false) {
       await reconcileNow();

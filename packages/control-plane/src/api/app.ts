@@ -30,9 +30,14 @@ export interface ApiDependencies {
   ) => Promise<Array<{ kind: string; key: string; reason: string; operationId?: string }>>;
   metrics: Registry;
   info: () => Record<string, unknown>;
+  routes?: ApiRoutes[];
 }
 
-type Env = { Variables: { principal: { name: string; role: string } } };
+export type ApiEnv = { Variables: { principal: { name: string; role: string } } };
+type Env = ApiEnv;
+
+/** A feature module's routes, mounted under /api/v1 behind the same auth and error mapping. */
+export type ApiRoutes = (api: Hono<ApiEnv>) => void;
 
 function errorBody(error: unknown) {
   if (error instanceof MspError) {
@@ -47,7 +52,8 @@ function errorBody(error: unknown) {
   return { error: { code: 'internal', message: 'Internal error; see the control plane log.' } };
 }
 
-async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
+/** Parses and validates a JSON body; a malformed one is an InputError naming the field. */
+export async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
   let raw: unknown = {};
   const text = await c.req.text();
   if (text.trim() !== '') {
@@ -212,6 +218,7 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
     return c.json(access, 201);
   });
 
+  for (const add of deps.routes ?? []) add(api);
   app.route('/api/v1', api);
   return app;
 }

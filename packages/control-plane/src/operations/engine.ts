@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import {
+  InputError,
   beginStep,
   completeStep,
   failStep,
@@ -24,14 +25,25 @@ export const OPERATIONS_QUEUE = 'msp-operations';
 export interface StepContext {
   readonly operation: Operation;
   log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
+  /** Merges into the operation's result (e.g. the id of the backup it took); saved with the step. */
+  setResult(values: Record<string, unknown>): void;
 }
 
-/** Runs one named step of an operation; returns a short detail recorded with the step. */
-export interface OperationExecutor {
+/**
+ * Executes operations of some kinds: says which steps an operation runs (from its kind and input) and runs
+ * one named step at a time, returning a short detail recorded with the step. Steps must be idempotent: a
+ * resumed operation runs the step it died in again.
+ */
+export interface OperationHandler {
+  readonly kinds: readonly OperationKind[];
+  steps(kind: OperationKind, input: Record<string, unknown>): readonly string[];
   runStep(step: string, ctx: StepContext): Promise<string | void>;
   /** Called once when an operation ends, whatever the outcome. */
   onFinished?(op: Operation): Promise<void>;
 }
+
+/** @deprecated name kept for the runtime port: a handler of the runtime's own kinds. */
+export type OperationExecutor = OperationHandler;
 
 export interface OperationEngine {
   start(): Promise<void>;
@@ -41,7 +53,10 @@ export interface OperationEngine {
     deploymentKey: string;
     reason: string;
     createdBy: string;
+    input?: Record<string, unknown>;
   }): Promise<Operation>;
+  /** Adds the handler of more kinds of operation (backups, rollouts); before start(). */
+  register(handler: OperationHandler): void;
   /** Resolves when the operation has finished (or the deadline passes: then it resolves with its current state). */
   waitFor(id: string, timeoutMs: number): Promise<Operation | undefined>;
   /** Operations currently executing in this process. */
@@ -51,7 +66,7 @@ export interface OperationEngine {
 export interface EngineOptions {
   store: StateStore;
   boss: PgBoss;
-  executor: OperationExecutor;
+  handlers: OperationHandler[];
   owner?: string;
   concurrency?: number;
   leaseSeconds?: number;
@@ -59,7 +74,20 @@ export interface EngineOptions {
 }
 
 export function createOperationEngine(options: EngineOptions): OperationEngine {
-  const { store, boss, executor } = options;
+  const { store, boss } = options;
+  const handlers = new Map<string, OperationHandler>();
+  const register = (h: OperationHandler) => {
+    for (const kind of h.kinds) {
+      if (handlers.has(kind)) throw new Error(`two handlers for operations of kind ${kind}`);
+      handlers.set(kind, h);
+    }
+  };
+  options.handlers.forEach(register);
+  const handlerOf = (kind: string): OperationHandler => {
+    const h = handlers.get(kind);
+    if (!h) throw new InputError(`Unknown kind of operation '${kind}'.`);
+    return h;
+  };
   const owner = options.owner ?? `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
   const leaseSeconds = options.leaseSeconds ?? 10;
   const now = options.now ?? (() => new Date());
@@ -85,23 +113,29 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       },
       (leaseSeconds * 1000) / 3,
     );
+    const handler = handlerOf(op.kind);
+    let result: Record<string, unknown> | undefined = op.result ? { ...op.result } : undefined;
     const ctx = (o: Operation): StepContext => ({
       operation: o,
       log: (message, level = 'info') => store.appendLog(id, level, message),
+      setResult: (values) => {
+        result = { ...(result ?? {}), ...values };
+      },
     });
+    const withResult = (o: Operation): Operation => (result ? { ...o, result } : o);
     try {
       if (op.attempt > 1) await store.appendLog(id, 'warn', `resumed (attempt ${op.attempt}) by ${owner}`);
       for (let step = nextStep(op); step && !stopping; step = nextStep(op)) {
         op = beginStep(op, step.name, now());
         await store.saveOperation(op);
         try {
-          const detail = await executor.runStep(step.name, ctx(op));
-          op = completeStep(op, step.name, now(), detail ?? undefined);
+          const detail = await handler.runStep(step.name, ctx(op));
+          op = withResult(completeStep(op, step.name, now(), detail ?? undefined));
           await store.saveOperation(op);
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           await store.appendLog(id, 'error', `${step.name}: ${message}`);
-          op = failStep(op, step.name, now(), message);
+          op = withResult(failStep(op, step.name, now(), message));
           await store.saveOperation(op);
           break;
         }
@@ -110,7 +144,7 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
         op = finish(op, now());
         await store.saveOperation(op);
         await store.appendLog(id, op.status === 'failed' ? 'error' : 'info', `operation ${op.status}`);
-        await executor.onFinished?.(op);
+        await handler.onFinished?.(op);
       }
     } finally {
       clearInterval(heartbeat);
@@ -148,7 +182,8 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
         kind: request.kind,
         deploymentKey: request.deploymentKey,
         status: 'queued',
-        steps: newSteps(request.kind),
+        steps: newSteps(handlerOf(request.kind).steps(request.kind, request.input ?? {})),
+        input: request.input ?? {},
         reason: request.reason,
         createdBy: request.createdBy,
         createdAt: now().toISOString(),
@@ -172,5 +207,6 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       }
     },
     running: () => [...active],
+    register,
   };
 }

@@ -23,8 +23,18 @@ export interface DeploymentRow {
   release: string | null;
   ports: Record<string, number>;
   restarts: number;
+  /** 'repo' when declared in the platform repo; 'clone' for restore clones (the reconciler leaves those alone). */
+  managedBy: string;
+  /** The release this deployment should run, set by rollouts; null runs the working tree (build.local). */
+  targetRelease: TargetRelease | null;
   createdAt: string;
   updatedAt: string;
+}
+
+export interface TargetRelease {
+  version: string;
+  /** Content address of the release bundle, e.g. "sha256:…"; absent runs build.local at that version. */
+  artifact?: { digest: string; url?: string };
 }
 
 export interface EventRow {
@@ -64,6 +74,8 @@ function toDeployment(r: Record<string, unknown>): DeploymentRow {
     release: (r.release as string | null) ?? null,
     ports: r.ports as Record<string, number>,
     restarts: r.restarts as number,
+    managedBy: (r.managed_by as string | null) ?? 'repo',
+    targetRelease: (r.target_release as TargetRelease | null) ?? null,
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
@@ -83,6 +95,8 @@ function toOperation(r: Record<string, unknown>): Operation {
     ...(r.finished_at ? { finishedAt: iso(r.finished_at) } : {}),
     ...(r.error ? { error: r.error as string } : {}),
     attempt: r.attempt as number,
+    input: (r.input as Record<string, unknown> | null) ?? {},
+    ...(r.result ? { result: r.result as Record<string, unknown> } : {}),
   };
 }
 
@@ -101,7 +115,9 @@ export interface StateStore {
     instance?: string;
     spec: unknown;
     specHash: string;
+    managedBy?: string;
   }): Promise<DeploymentRow>;
+  setTargetRelease(key: string, release: TargetRelease | null): Promise<void>;
   getDeployment(key: string): Promise<DeploymentRow | undefined>;
   requireDeployment(key: string): Promise<DeploymentRow>;
   listDeployments(): Promise<DeploymentRow[]>;
@@ -155,11 +171,20 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
     pool,
     async upsertDeployment(d) {
       const row = await one(
-        `insert into deployments (key, kind, service, environment, instance, spec, spec_hash)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        `insert into deployments (key, kind, service, environment, instance, spec, spec_hash, managed_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (key) do update set spec = excluded.spec, spec_hash = excluded.spec_hash, updated_at = now()
          returning *`,
-        [d.key, d.kind, d.service, d.environment, d.instance ?? null, JSON.stringify(d.spec), d.specHash],
+        [
+          d.key,
+          d.kind,
+          d.service,
+          d.environment,
+          d.instance ?? null,
+          JSON.stringify(d.spec),
+          d.specHash,
+          d.managedBy ?? 'repo',
+        ],
       );
       return toDeployment(row!);
     },
@@ -188,6 +213,12 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
         [key, status, detail ?? null, release ?? null],
       );
     },
+    async setTargetRelease(key, release) {
+      await q.query('update deployments set target_release = $2, updated_at = now() where key = $1', [
+        key,
+        release ? JSON.stringify(release) : null,
+      ]);
+    },
     async markApplied(key, specHash) {
       await q.query('update deployments set applied_hash = $2, updated_at = now() where key = $1', [
         key,
@@ -210,8 +241,8 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
     async createOperation(op) {
       try {
         const row = await one(
-          `insert into operations (id, kind, deployment_key, status, steps, reason, created_by, attempt)
-           values ($1, $2, $3, $4, $5, $6, $7, $8) returning *`,
+          `insert into operations (id, kind, deployment_key, status, steps, reason, created_by, attempt, input)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
           [
             op.id,
             op.kind,
@@ -221,6 +252,7 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
             op.reason,
             op.createdBy,
             op.attempt,
+            JSON.stringify(op.input),
           ],
         );
         return toOperation(row!);
@@ -251,7 +283,8 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
     },
     async saveOperation(op) {
       await q.query(
-        `update operations set status = $2, steps = $3, started_at = $4, finished_at = $5, error = $6, attempt = $7
+        `update operations set status = $2, steps = $3, started_at = $4, finished_at = $5, error = $6, attempt = $7,
+           result = $8
          where id = $1`,
         [
           op.id,
@@ -261,6 +294,7 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
           op.finishedAt ?? null,
           op.error ?? null,
           op.attempt,
+          op.result ? JSON.stringify(op.result) : null,
         ],
       );
     },

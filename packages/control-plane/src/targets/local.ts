@@ -22,9 +22,10 @@ import {
 } from '@msp/runtime-local';
 import type { DataDir } from '../data-dir.js';
 import { slugOf } from '../data-dir.js';
-import type { OperationExecutor, StepContext } from '../operations/engine.js';
+import { stepsOf } from '@msp/core';
+import type { OperationHandler, StepContext } from '../operations/engine.js';
 import type { DeploymentSpec } from '../reconciler.js';
-import type { DeploymentRuntimeStatus, RuntimeTarget } from '../runtime-port.js';
+import type { DeploymentRuntimeStatus, LocalResources, RuntimeTarget } from '../runtime-port.js';
 import { generateSecret } from '../secrets.js';
 import type { DeploymentRow, StateStore } from '../state/store.js';
 
@@ -422,7 +423,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     throw new Error(`unknown stop step ${step}`);
   }
 
-  const executor: OperationExecutor = {
+  const handler: OperationHandler = {
+    kinds: ['deploy', 'stop', 'delete'],
+    steps: (kind) => stepsOf[kind] ?? [],
     async runStep(step, ctx) {
       const { kind, deploymentKey: key } = ctx.operation;
       const row = await store.requireDeployment(key);
@@ -463,6 +466,44 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     },
   };
 
+  const pathsOf = (key: string) => {
+    const slug = slugOf(key);
+    return {
+      cluster: join(dataDir.clusters, slug),
+      archive: join(dataDir.archive, slug),
+      volumes: join(dataDir.volumes, slug),
+    };
+  };
+  const local: LocalResources = {
+    paths: pathsOf,
+    async database(key) {
+      const row = await store.requireDeployment(key);
+      return clusterFor(row, row.spec as DeploymentSpec);
+    },
+    async stopWorkload(key) {
+      const d = deployments.get(key);
+      await stopGeneration(d?.previous, 10_000);
+      await stopGeneration(d?.current, 10_000);
+      if (d) {
+        d.previous = undefined;
+        d.current = undefined;
+        // Requests wait at the proxy (then 503) instead of reaching stopped processes.
+        if (d.hostnames.length > 0) proxy.setRoute(d.hostnames, []);
+      }
+    },
+    async startWorkload(key, ctx) {
+      const row = await store.requireDeployment(key);
+      const detail = await ensureInstances(row, row.spec as DeploymentSpec, ctx);
+      refreshRoute(key);
+      return detail;
+    },
+    async stopDatabase(key) {
+      const row = await store.requireDeployment(key);
+      const cluster = await clusterFor(row, row.spec as DeploymentSpec);
+      if (cluster && (await cluster.isRunning())) await cluster.stop('fast');
+    },
+  };
+
   // Temporary database credentials end when their time is up: drop expired roles and their sessions.
   const revoker = setInterval(() => {
     for (const c of clusters.values()) void c.revokeExpiredCredentials().catch(() => undefined);
@@ -470,7 +511,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
 
   return {
     name: 'local',
-    executor,
+    handler,
+    local,
     proxyUrl: () => `http://127.0.0.1:${proxy.port}`,
     isRunning(key) {
       return instancesOf(deployments.get(key)?.current).some((s) => s.state.kind !== 'precondition_failed');

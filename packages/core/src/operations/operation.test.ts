@@ -7,6 +7,7 @@ import {
   finish,
   newSteps,
   nextStep,
+  stepsOf,
   type Operation,
 } from './operation.js';
 
@@ -17,7 +18,8 @@ function op(): Operation {
     kind: 'deploy',
     deploymentKey: 'releaseregistry/dev',
     status: 'queued',
-    steps: newSteps('deploy'),
+    steps: newSteps(stepsOf.deploy!),
+    input: {},
     reason: 'test',
     createdBy: 'tester',
     createdAt: t0.toISOString(),

@@ -8,7 +8,11 @@ export const OperationKind = {
   Stop: 'stop',
   Delete: 'delete',
 } as const;
-export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind];
+/**
+ * The kind of an operation. The runtime's own kinds are above; feature modules (backups, rollouts) add
+ * theirs by registering an operation handler for them, with the steps each runs.
+ */
+export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind] | (string & {});
 
 export type OperationStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 export type StepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped';
@@ -34,17 +38,21 @@ export interface Operation {
   readonly finishedAt?: string;
   readonly error?: string;
   readonly attempt: number;
+  /** What the operation was asked to do (a backup's reason, a restore's target, a release version). */
+  readonly input: Readonly<Record<string, unknown>>;
+  /** What it produced (a backup id, a clone's key), set by its steps. */
+  readonly result?: Readonly<Record<string, unknown>>;
 }
 
-/** The steps each kind of operation runs, in order. */
-export const stepsOf: Record<OperationKind, readonly string[]> = {
+/** The steps the runtime's own kinds of operation run, in order. */
+export const stepsOf: Readonly<Record<string, readonly string[]>> = {
   deploy: ['secrets', 'database', 'volumes', 'instances', 'route', 'record'],
   stop: ['route', 'instances', 'database', 'record'],
   delete: ['route', 'instances', 'database', 'data', 'record'],
 };
 
-export function newSteps(kind: OperationKind): OperationStep[] {
-  return stepsOf[kind].map((name) => ({ name, status: 'pending' }));
+export function newSteps(steps: readonly string[]): OperationStep[] {
+  return steps.map((name) => ({ name, status: 'pending' }));
 }
 
 export function isFinished(op: Pick<Operation, 'status'>): boolean {
