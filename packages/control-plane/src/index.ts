@@ -14,3 +14,4 @@ export { createLocalRuntime, hostnamesOf, type LocalRuntimeOptions } from './tar
 export type { RuntimeTarget, DeploymentRuntimeStatus, LocalResources, LocalPaths } from './runtime-port.js';
 export { dataDirOf, slugOf, type DataDir } from './data-dir.js';
 export type { DeploymentSpec } from './reconciler.js';
+export { defaultModules } from './modules.js';

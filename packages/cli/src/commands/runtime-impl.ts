@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '@msp/core';
 import { CliError, printJson } from '../cli-support.js';
-import { connect, type ControlPlaneClient } from '../client.js';
+import { connect } from '../client.js';
+import { resolveKey } from '../deployment-key.js';
 import type {
   LogsOptions,
   OperationsListOptions,
@@ -133,13 +134,14 @@ async function runControlPlane(options: {
       `A control plane already runs for ${options.repo} (pid ${running.pid}, ${running.url}). Stop it first.`,
     );
   }
-  const { startControlPlane, createLocalRuntime } = await import('@msp/control-plane');
+  const { startControlPlane, createLocalRuntime, defaultModules } = await import('@msp/control-plane');
   console.log(`msp: platform repo ${options.repo}`);
   const cp = await startControlPlane({
     repoDir: options.repo,
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+    modules: defaultModules(),
     createRuntime: (deps) =>
       createLocalRuntime({ ...deps, proxyPort: options.proxyPort, log: (l) => console.log(l) }),
     log: (line) => console.log(line),
@@ -229,25 +231,6 @@ export async function status(opts: { repo?: string; json?: boolean }): Promise<v
   if (opts.json) return printJson(result);
   console.log(statusTable(result.deployments));
   if (result.proxyUrl) console.log(`\nproxy: ${result.proxyUrl}`);
-}
-
-/** `releaseregistry dev` → releaseregistry/dev; `prod/acme` → instance/prod/acme; a full key passes through. */
-async function resolveKey(
-  client: ControlPlaneClient,
-  target: string,
-  env: string | undefined,
-): Promise<string> {
-  if (env) return `${target}/${env}`;
-  if (target.startsWith('instance/')) return target;
-  const { deployments } = await client.get<{ deployments: StatusDeployment[] }>('/status');
-  const keys = deployments.map((d) => d.key);
-  for (const candidate of [target, `instance/${target}`]) if (keys.includes(candidate)) return candidate;
-  const byInstance = keys.filter((k) => k.startsWith('instance/') && k.endsWith(`/${target}`));
-  if (byInstance.length === 1) return byInstance[0]!;
-  throw new CliError(
-    `No deployment '${target}'. Give a service and an environment (\`msp logs releaseregistry dev\`) or an instance (\`<env>/<instance>\`). Known: ${keys.join(', ')}`,
-    2,
-  );
 }
 
 export async function logs(target: string, env: string | undefined, opts: LogsOptions): Promise<void> {

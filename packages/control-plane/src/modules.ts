@@ -1,0 +1,9 @@
+/**
+ * The feature modules every control plane runs (`msp up`, `msp server`). Each module registers its kinds
+ * of operation, its API routes and its schedules; add one line per module.
+ */
+import type { FeatureModule } from './server.js';
+
+export function defaultModules(): FeatureModule[] {
+  return [];
+}
