@@ -3,3 +3,4 @@ export * from './operations/index.js';
 export * from './deployments/index.js';
 export * from './alerts/index.js';
 export * from './duration.js';
+export * from './rollouts/index.js';

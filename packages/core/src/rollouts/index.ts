@@ -1,0 +1,3 @@
+export * from './pipeline.js';
+export * from './health-gate.js';
+export * from './history.js';
