@@ -4,3 +4,4 @@ export * from './deployments/index.js';
 export * from './alerts/index.js';
 export * from './duration.js';
 export * from './rollouts/index.js';
+export * from './backups/index.js';

@@ -1,0 +1,3 @@
+export * from './model.js';
+export * from './window.js';
+export * from './retention.js';
