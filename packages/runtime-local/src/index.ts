@@ -8,3 +8,4 @@ export { probeHttp, type ProbeResult } from './process/probe.js';
 export * from './proxy/proxy.js';
 export * from './logs/log-writer.js';
 export * from './logs/log-reader.js';
+export * from './artifacts/index.js';
