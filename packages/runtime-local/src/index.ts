@@ -9,3 +9,4 @@ export * from './proxy/proxy.js';
 export * from './logs/log-writer.js';
 export * from './logs/log-reader.js';
 export * from './artifacts/index.js';
+export * from './backup/index.js';

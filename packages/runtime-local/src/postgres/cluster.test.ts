@@ -180,9 +180,12 @@ void describe('WAL archiving', () => {
       'SELECT pg_walfile_name(pg_switch_wal()) AS walfile',
     );
     const walfile = row?.walfile ?? assert.fail('no WAL file name');
-    await waitFor(`${walfile} in ${archiveDir}`, async () => (await readdir(archiveDir)).includes(walfile));
-    const s = await stat(`${archiveDir}/${walfile}`);
-    assert.equal(s.size, 16 * 1024 * 1024);
+    // Archived compressed, with a checksum sidecar (see archive-wal.ts).
+    await waitFor(`${walfile} in ${archiveDir}`, async () =>
+      (await readdir(archiveDir)).includes(`${walfile}.gz`),
+    );
+    const s = await stat(`${archiveDir}/${walfile}.gz`);
+    assert.ok(s.size > 0 && s.size < 16 * 1024 * 1024);
     assert.deepEqual(
       (await readdir(archiveDir)).filter((f) => f.endsWith('.partial')),
       [],

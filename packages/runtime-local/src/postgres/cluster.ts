@@ -71,6 +71,8 @@ export interface PostgresCluster {
   readonly options: ClusterOptions;
   /** Idempotent: initdb if needed, configure, start if not running, roles + databases + grants, passwords. */
   ensure(): Promise<void>;
+  /** Writes the configuration (msp.conf, pg_hba.conf) into an existing data dir without starting (restores). */
+  configure(): Promise<void>;
   start(): Promise<void>;
   stop(mode?: 'fast' | 'immediate'): Promise<void>;
   isRunning(): Promise<boolean>;
@@ -186,6 +188,14 @@ class LocalPostgresCluster implements PostgresCluster {
         await this.startNow(user);
       }
       await this.setUpRolesAndDatabases();
+    });
+  }
+
+  configure(): Promise<void> {
+    return this.serialized(async () => {
+      const user = await postgresOsUser();
+      await this.prepareDirectories(user);
+      await this.writeConfig(user);
     });
   }
 

@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile, open, mkdir, readdir, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { findFreePort } from '../net.js';
+import { createPostgresCluster, postgresOsUser, type PostgresCluster } from '../postgres/index.js';
+import { startTestCluster, type TestCluster } from '../testing.js';
+import {
+  CLEAR_RECOVERY_SQL,
+  createDirectoryRepository,
+  listArchivedWal,
+  packName,
+  readManifest,
+  restoreBaseBackup,
+  restoreVolume,
+  snapshotVolume,
+  takeBaseBackup,
+  verifyArchivedWal,
+  verifyBaseBackup,
+  waitForRecovery,
+  writeRecoveryConfig,
+  type BackupRepository,
+} from './index.js';
+
+let tc: TestCluster;
+let dir: string;
+let repo: BackupRepository;
+const restored: PostgresCluster[] = [];
+
+async function waitFor(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+void before(async () => {
+  tc = await startTestCluster({ databases: ['app'] });
+  dir = await mkdtemp(join(tmpdir(), 'msp-backup-'));
+  await chmod(dir, 0o711);
+  repo = createDirectoryRepository(join(dir, 'repo'));
+});
+void after(async () => {
+  for (const c of restored) await c.stop('immediate').catch(() => undefined);
+  await tc.cleanup();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Switches WAL and waits until the segment holding everything so far is archived. */
+async function archiveNow(): Promise<void> {
+  const [row] = await tc.cluster.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+  const archive = tc.cluster.options.archiveDir;
+  await waitFor(`${row!.wal} archived`, async () =>
+    (await listArchivedWal(archive)).some((w) => w.name === row!.wal),
+  );
+}
+
+async function restoreInto(
+  name: string,
+  backupId: string,
+  target: Parameters<typeof writeRecoveryConfig>[0]['target'],
+) {
+  const o = tc.cluster.options;
+  const clusterDir = join(dir, name);
+  const cluster = createPostgresCluster({
+    ...o,
+    name,
+    dir: clusterDir,
+    port: await findFreePort(),
+    archiveDir: join(dir, `${name}-archive`),
+  });
+  restored.push(cluster);
+  const user = await postgresOsUser();
+  const owner = user.switchUser ? { uid: user.uid, gid: user.gid } : undefined;
+  await mkdir(clusterDir, { recursive: true, mode: 0o711 });
+  await restoreBaseBackup({
+    repository: repo,
+    id: backupId,
+    targetDir: join(clusterDir, 'data'),
+    ...(owner ? { owner } : {}),
+  });
+  await cluster.configure();
+  await writeRecoveryConfig({
+    dataDir: join(clusterDir, 'data'),
+    archiveDir: o.archiveDir,
+    target,
+    ...(owner ? { owner } : {}),
+  });
+  await cluster.start();
+  await waitForRecovery({
+    inRecovery: async () => (await cluster.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+    isRunning: () => cluster.isRunning(),
+    logFile: join(clusterDir, 'run', 'postgres.log'),
+    timeoutMs: 60_000,
+  });
+  for (const sql of CLEAR_RECOVERY_SQL) await cluster.query(sql);
+  await cluster.ensure();
+  return cluster;
+}
+
+void describe('base backups and point-in-time recovery', () => {
+  let backupId: string;
+  let recorded: string;
+
+  void it('takes an online base backup with a manifest of checksummed files', async () => {
+    await tc.cluster.query('CREATE TABLE t (n int, at timestamptz default clock_timestamp())', [], 'app');
+    backupId = 'b1';
+    const m = await takeBaseBackup({
+      repository: repo,
+      id: backupId,
+      connection: tc.cluster.connectionConfig('admin', 'postgres'),
+      dataDir: join(tc.cluster.options.dir, 'data'),
+      chunkBytes: 1024 * 1024,
+    });
+    assert.equal(m.timeline, 1);
+    assert.match(m.startWal, /^[0-9A-F]{24}$/);
+    assert.ok(m.files.some((f) => f.path === 'global/pg_control'));
+    assert.ok(!m.files.some((f) => f.path.startsWith('pg_wal/') || f.path === 'postmaster.pid'));
+    assert.ok(m.storedBytes < m.rawBytes);
+    assert.match(m.backupLabel, /START WAL LOCATION/);
+    assert.deepEqual((await verifyBaseBackup(repo, backupId)).problems, []);
+    assert.equal((await readManifest(repo, backupId)).stopLsn, m.stopLsn);
+  });
+
+  void it('restores to a recorded time: exactly the rows committed before it', async () => {
+    await tc.cluster.query('INSERT INTO t (n) VALUES (1), (2)', [], 'app');
+    recorded = (await tc.cluster.query<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    await new Promise((r) => setTimeout(r, 20)); // commit timestamps must differ from the target
+    await tc.cluster.query('INSERT INTO t (n) VALUES (3)', [], 'app');
+    await archiveNow();
+    const clone = await restoreInto('pitr', backupId, { kind: 'time', time: recorded });
+    const rows = await clone.query<{ n: number }>('SELECT n FROM t ORDER BY n', [], 'app');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2],
+    );
+    // Promoted, writable, recovery settings gone.
+    await clone.query('INSERT INTO t (n) VALUES (9)', [], 'app');
+    const auto = await readFile(join(clone.options.dir, 'data', 'postgresql.auto.conf'), 'utf8');
+    assert.doesNotMatch(auto, /restore_command/);
+    await clone.stop('fast');
+  });
+
+  void it('restores the latest state', async () => {
+    const clone = await restoreInto('latest', backupId, { kind: 'latest' });
+    const rows = await clone.query<{ n: number }>('SELECT n FROM t ORDER BY n', [], 'app');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2, 3],
+    );
+    await clone.stop('fast');
+  });
+
+  void it('finds a flipped byte in the pack, naming the file, and refuses to restore it', async () => {
+    const copyId = 'b2';
+    await takeBaseBackup({
+      repository: repo,
+      id: copyId,
+      connection: tc.cluster.connectionConfig('admin', 'postgres'),
+      dataDir: join(tc.cluster.options.dir, 'data'),
+    });
+    const m = await readManifest(repo, copyId);
+    const victim = m.files.find((f) => f.path === 'global/pg_control')!;
+    const packPath = join(repo.location, ...packName(copyId).split('/'));
+    const h = await open(packPath, 'r+');
+    const at = victim.chunks[0]![0] + Math.floor(victim.chunks[0]![1] / 2);
+    const b = Buffer.alloc(1);
+    await h.read(b, 0, 1, at);
+    b[0] = b[0]! ^ 0xff;
+    await h.write(b, 0, 1, at);
+    await h.close();
+    const result = await verifyBaseBackup(repo, copyId);
+    assert.equal(result.ok, false);
+    assert.deepEqual(
+      result.problems.map((p) => p.file),
+      ['global/pg_control'],
+    );
+    await assert.rejects(
+      restoreBaseBackup({ repository: repo, id: copyId, targetDir: join(dir, 'corrupt') }),
+      /file global\/pg_control/,
+    );
+  });
+
+  void it('finds a flipped byte in an archived WAL file, naming it', async () => {
+    const archive = tc.cluster.options.archiveDir;
+    const [first] = await listArchivedWal(archive);
+    assert.deepEqual(await verifyArchivedWal(archive, [first!.name]), []);
+    const path = join(archive, `${first!.name}.gz`);
+    const content = await readFile(path);
+    content[100] = content[100]! ^ 0x01;
+    await writeFile(path, content);
+    const problems = await verifyArchivedWal(archive, [first!.name]);
+    assert.equal(problems[0]?.file, `${first!.name}.gz`);
+    assert.match(problems[0]?.problem ?? '', /corrupt/);
+  });
+});
+
+void describe('volume snapshots', () => {
+  void it('a deleted file comes back from a snapshot', async () => {
+    const vol = join(dir, 'vol');
+    await mkdir(join(vol, 'sub'), { recursive: true });
+    await writeFile(join(vol, 'sub', 'a.txt'), 'hello');
+    const m = await snapshotVolume({ repository: repo, id: 'v1', volume: 'files', dir: vol });
+    assert.equal(m.volume, 'files');
+    await rm(join(vol, 'sub', 'a.txt'));
+    await writeFile(join(vol, 'new.txt'), 'later');
+    await restoreVolume({ repository: repo, id: 'v1', dir: vol });
+    assert.equal(await readFile(join(vol, 'sub', 'a.txt'), 'utf8'), 'hello');
+    assert.deepEqual((await readdir(vol)).sort(), ['sub']);
+  });
+});

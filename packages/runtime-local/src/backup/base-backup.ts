@@ -1,0 +1,536 @@
+/**
+ * Online base backups with PostgreSQL's backup API, and their restore and verification.
+ *
+ * Backup: `pg_backup_start(label, fast => true)` on one admin session; the data directory's files are
+ * read while the server runs (torn pages are repaired by WAL replay), cut into chunks, each chunk
+ * gzip-compressed on the libuv threadpool (several at once) and appended to one pack object in the order
+ * the chunks finish; every file is sha256-checksummed and listed in the manifest with its chunks' places
+ * in the pack. `pg_backup_stop()` waits until the last WAL segment the backup needs is archived and
+ * returns the backup_label (and tablespace_map), kept in the manifest. The manifest is written last: a
+ * backup without one is incomplete and is never restored.
+ *
+ * Restore: the chunks are decompressed in parallel and written in place; every file's checksum must
+ * match, or the restore stops naming the file.
+ */
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import { chown, lchown, mkdir, open, readdir, lstat, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gunzip, gzip } from 'node:zlib';
+import pg from 'pg';
+import { NotFoundError, PreconditionFailedError, UnavailableError } from '@msp/core';
+import type { BackupRepository } from './repository.js';
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+
+export const MANIFEST_FORMAT = 'msp-base-backup/1';
+
+export interface BackupFileEntry {
+  path: string;
+  size: number;
+  mode: number;
+  sha256: string;
+  /** [offset in the pack, stored length, raw length] per chunk, in file order. */
+  chunks: [number, number, number][];
+}
+
+export interface BaseBackupManifest {
+  format: typeof MANIFEST_FORMAT;
+  id: string;
+  label: string;
+  pgVersion: number;
+  systemIdentifier: string;
+  timeline: number;
+  walSegmentSize: number;
+  startLsn: string;
+  stopLsn: string;
+  startWal: string;
+  stopWal: string;
+  startTime: string;
+  /** When the backup became consistent: the earliest time it can be recovered to. */
+  stopTime: string;
+  rawBytes: number;
+  storedBytes: number;
+  compression: { algorithm: 'gzip'; level: number; chunkBytes: number };
+  pack: string;
+  directories: { path: string; mode: number }[];
+  files: BackupFileEntry[];
+  backupLabel: string;
+  tablespaceMap: string;
+}
+
+export interface BaseBackupOptions {
+  repository: BackupRepository;
+  /** Unique id; objects go under `base/<id>/`. */
+  id: string;
+  label?: string;
+  /** An admin (superuser) connection to the cluster. */
+  connection: pg.ClientConfig;
+  /** PGDATA of that cluster, readable by this process. */
+  dataDir: string;
+  /** gzip level (default 1: fast; backups are read far less often than written). */
+  level?: number;
+  /** Compression jobs in flight (default: cores + 1). */
+  parallel?: number;
+  chunkBytes?: number;
+  /** How long pg_backup_stop may wait for the last segment to be archived (default 10 min). */
+  archiveWaitMs?: number;
+  onProgress?: (p: { files: number; rawBytes: number; storedBytes: number }) => void;
+}
+
+export const manifestName = (id: string) => `base/${id}/manifest.json`;
+export const packName = (id: string) => `base/${id}/data.pack`;
+
+/** Directories whose contents a base backup leaves out (the directory itself is kept). */
+const EMPTY_DIRS = new Set([
+  'pg_wal',
+  'pg_dynshmem',
+  'pg_notify',
+  'pg_replslot',
+  'pg_serial',
+  'pg_snapshots',
+  'pg_stat_tmp',
+  'pg_subtrans',
+]);
+/** Files never copied (PostgreSQL's own base backup skips the same). */
+const SKIP_FILES = new Set([
+  'postmaster.pid',
+  'postmaster.opts',
+  'backup_label',
+  'backup_label.old',
+  'tablespace_map',
+  'backup_manifest',
+  'current_logfiles',
+  'recovery.signal',
+  'standby.signal',
+  'pg_internal.init',
+]);
+
+/** A small counting semaphore. */
+function limiter(max: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async acquire() {
+      if (active < max) {
+        active++;
+        return;
+      }
+      await new Promise<void>((r) => waiting.push(r));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    },
+  };
+}
+
+/** Runs `work` over `items` with at most `n` at a time; the first error stops new work and is thrown. */
+async function eachLimit<T>(items: readonly T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const runner = async () => {
+    while (failed === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await work(item);
+      } catch (error) {
+        failed ??= error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, runner));
+  if (failed !== undefined) throw failed instanceof Error ? failed : new Error('a backup worker failed');
+}
+
+interface Walked {
+  dirs: { path: string; mode: number }[];
+  files: { path: string; mode: number; size: number }[];
+}
+
+async function walkDataDir(dataDir: string): Promise<Walked> {
+  const out: Walked = { dirs: [], files: [] };
+  const walk = async (rel: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(rel ? join(dataDir, rel) : dataDir, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // dropped database
+      throw error;
+    }
+    for (const e of entries) {
+      const path = rel ? `${rel}/${e.name}` : e.name;
+      if (SKIP_FILES.has(e.name) || e.name.startsWith('pgsql_tmp')) continue;
+      if (e.isSymbolicLink()) {
+        if (rel === 'pg_tblspc') {
+          throw new PreconditionFailedError(
+            `The cluster uses a tablespace (${path}); MSP base backups support the data directory only: move the tablespace's objects to pg_default.`,
+          );
+        }
+        if (path !== 'pg_wal') continue;
+      }
+      let s;
+      try {
+        s = await lstat(join(dataDir, path));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw error;
+      }
+      if (e.isDirectory() || (path === 'pg_wal' && e.isSymbolicLink())) {
+        out.dirs.push({ path, mode: s.mode & 0o7777 });
+        if (EMPTY_DIRS.has(path)) {
+          if (path === 'pg_wal') out.dirs.push({ path: 'pg_wal/archive_status', mode: 0o700 });
+          continue;
+        }
+        await walk(path);
+      } else if (e.isFile()) {
+        out.files.push({ path, mode: s.mode & 0o7777, size: s.size });
+      }
+    }
+  };
+  await walk('');
+  return out;
+}
+
+function lineOf(label: string, key: string): string | undefined {
+  return new RegExp(`^${key}: (.*)$`, 'm').exec(label)?.[1];
+}
+
+/** Takes an online base backup into the repository and returns its manifest. */
+export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBackupManifest> {
+  const { repository, id } = options;
+  const level = options.level ?? 1;
+  const chunkBytes = options.chunkBytes ?? 8 * 1024 * 1024;
+  const parallel = options.parallel ?? availableParallelism() + 1;
+  const label = options.label ?? `msp ${id}`;
+  // A retry after a crash starts over: whatever an earlier attempt left under this id goes.
+  await repository.deletePrefix(`base/${id}/`);
+
+  const client = new pg.Client({ ...options.connection, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (cause) {
+    throw new UnavailableError(
+      `Cannot connect to PostgreSQL for a base backup: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  const writer = await repository.createWriter(packName(id));
+  let committed = false;
+  try {
+    const info = (
+      await client.query<{ version: string; sysid: string; segsize: string }>(
+        `SELECT current_setting('server_version_num') AS version,
+                (SELECT system_identifier::text FROM pg_control_system()) AS sysid,
+                (SELECT setting FROM pg_settings WHERE name = 'wal_segment_size') AS segsize`,
+      )
+    ).rows[0]!;
+    await client.query(`SET statement_timeout = ${options.archiveWaitMs ?? 600_000}`);
+    const start = (
+      await client.query<{ lsn: string; wal: string; at: Date }>(
+        `SELECT lsn::text, pg_walfile_name(lsn) AS wal, clock_timestamp() AS at
+           FROM pg_backup_start($1, fast => true) AS lsn`,
+        [label],
+      )
+    ).rows[0]!;
+
+    const walked = await walkDataDir(options.dataDir);
+    const slots = limiter(parallel);
+    let packOffset = 0;
+    let rawBytes = 0;
+    let storedBytes = 0;
+    let done = 0;
+    const files: BackupFileEntry[] = [];
+    const copyFile = async (f: { path: string; mode: number }) => {
+      let handle;
+      try {
+        handle = await open(join(options.dataDir, f.path), 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // removed meanwhile: WAL replays it
+        throw error;
+      }
+      const hash = createHash('sha256');
+      const chunks: [number, number, number][] = [];
+      const pending: Promise<void>[] = [];
+      let size = 0;
+      try {
+        for (;;) {
+          await slots.acquire();
+          const buffer = Buffer.allocUnsafe(chunkBytes);
+          let n = 0;
+          try {
+            while (n < chunkBytes) {
+              const { bytesRead } = await handle.read(buffer, n, chunkBytes - n, size + n);
+              if (bytesRead === 0) break;
+              n += bytesRead;
+            }
+          } catch (error) {
+            slots.release();
+            throw error;
+          }
+          if (n === 0 && chunks.length > 0) {
+            slots.release();
+            break;
+          }
+          const data = buffer.subarray(0, n);
+          hash.update(data);
+          const index = chunks.length;
+          chunks.push([0, 0, n]);
+          size += n;
+          pending.push(
+            gzipAsync(data, { level })
+              .then(async (stored) => {
+                const offset = packOffset;
+                packOffset += stored.length;
+                chunks[index] = [offset, stored.length, n];
+                storedBytes += stored.length;
+                await writer.write(stored, offset);
+              })
+              .finally(() => slots.release()),
+          );
+          if (n < chunkBytes) break;
+        }
+        await Promise.all(pending);
+      } finally {
+        await Promise.allSettled(pending);
+        await handle.close();
+      }
+      rawBytes += size;
+      files.push({ path: f.path, size, mode: f.mode, sha256: hash.digest('hex'), chunks });
+      done++;
+      if (done % 200 === 0) options.onProgress?.({ files: done, rawBytes, storedBytes });
+    };
+    // Largest first: the big relation files start early and spread over the compression slots.
+    const ordered = [...walked.files].sort((a, b) => b.size - a.size);
+    await eachLimit(ordered, parallel + 2, copyFile);
+    await writer.commit();
+    committed = true;
+
+    const stop = (
+      await client.query<{ lsn: string; labelfile: string; spcmapfile: string; wal: string; at: Date }>(
+        `SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) AS wal, clock_timestamp() AS at
+           FROM pg_backup_stop(wait_for_archive => true)`,
+      )
+    ).rows[0]!;
+    options.onProgress?.({ files: done, rawBytes, storedBytes });
+    const manifest: BaseBackupManifest = {
+      format: MANIFEST_FORMAT,
+      id,
+      label,
+      pgVersion: Number(info.version),
+      systemIdentifier: info.sysid,
+      timeline: Number(lineOf(stop.labelfile, 'START TIMELINE') ?? 1),
+      walSegmentSize: Number(info.segsize),
+      startLsn: start.lsn,
+      stopLsn: stop.lsn,
+      startWal: /\(file ([0-9A-F]{24})\)/.exec(stop.labelfile)?.[1] ?? start.wal,
+      stopWal: stop.wal,
+      startTime: start.at.toISOString(),
+      stopTime: stop.at.toISOString(),
+      rawBytes,
+      storedBytes,
+      compression: { algorithm: 'gzip', level, chunkBytes },
+      pack: packName(id),
+      directories: walked.dirs,
+      files: files.sort((a, b) => a.path.localeCompare(b.path)),
+      backupLabel: stop.labelfile,
+      tablespaceMap: stop.spcmapfile ?? '',
+    };
+    await repository.put(`base/${id}/backup_label`, stop.labelfile);
+    await repository.put(manifestName(id), JSON.stringify(manifest));
+    return manifest;
+  } catch (error) {
+    if (!committed) await writer.abort();
+    throw error;
+  } finally {
+    // Ending the session also ends a backup still in progress (non-exclusive backups die with it).
+    await client.end().catch(() => undefined);
+  }
+}
+
+export class CorruptBackupError extends PreconditionFailedError {}
+
+export async function readManifest(repository: BackupRepository, id: string): Promise<BaseBackupManifest> {
+  let text: Buffer;
+  try {
+    text = await repository.get(manifestName(id));
+  } catch (cause) {
+    throw new NotFoundError(
+      `Base backup ${id} has no manifest in ${repository.location}: it is incomplete or was deleted; choose another backup.`,
+      { cause },
+    );
+  }
+  const manifest = JSON.parse(text.toString('utf8')) as BaseBackupManifest;
+  if (manifest.format !== MANIFEST_FORMAT || manifest.id !== id) {
+    throw new CorruptBackupError(`The manifest of base backup ${id} is not an MSP base backup manifest.`);
+  }
+  return manifest;
+}
+
+/**
+ * Reads every chunk of every file, decompresses it and checks each file's sha256. `sink` receives the
+ * verified data (restore writes it; verify discards it). Problems are collected per file.
+ */
+async function readBack(
+  repository: BackupRepository,
+  manifest: BaseBackupManifest,
+  parallel: number,
+  sink:
+    | {
+        write(file: BackupFileEntry, rawOffset: number, data: Buffer): Promise<void>;
+        close(file: BackupFileEntry): Promise<void>;
+      }
+    | undefined,
+  stopAtFirst: boolean,
+): Promise<{ file: string; problem: string }[]> {
+  const problems: { file: string; problem: string }[] = [];
+  const slots = limiter(parallel);
+  const packInfo = await repository.stat(manifest.pack);
+  if (!packInfo) return [{ file: manifest.pack, problem: 'the pack object is missing' }];
+  const check = async (f: BackupFileEntry) => {
+    if (stopAtFirst && problems.length > 0) return;
+    const hash = createHash('sha256');
+    const jobs: Promise<Buffer>[] = [];
+    let rawOffset = 0;
+    const offsets: number[] = [];
+    for (const [offset, length] of f.chunks) {
+      offsets.push(rawOffset);
+      rawOffset += f.chunks[offsets.length - 1]![2];
+      await slots.acquire();
+      jobs.push(
+        repository
+          .read(manifest.pack, offset, length)
+          .then((stored) =>
+            stored.length === length ? gunzipAsync(stored) : Promise.reject(new Error('truncated')),
+          )
+          .finally(() => slots.release()),
+      );
+    }
+    let problem: string | undefined;
+    let size = 0;
+    for (let i = 0; i < jobs.length; i++) {
+      try {
+        const data = await jobs[i]!;
+        hash.update(data);
+        size += data.length;
+        if (sink && problem === undefined) await sink.write(f, offsets[i]!, data);
+      } catch (error) {
+        problem ??= `chunk ${i + 1} does not decompress (${(error as Error).message})`;
+      }
+    }
+    await sink?.close(f);
+    if (problem === undefined && (size !== f.size || hash.digest('hex') !== f.sha256)) {
+      problem = 'its sha256 does not match the manifest';
+    }
+    if (problem !== undefined) problems.push({ file: f.path, problem });
+  };
+  await eachLimit(manifest.files, parallel + 2, check);
+  return problems;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  files: number;
+  problems: { file: string; problem: string }[];
+}
+
+/** Decompresses and checksums every file of a base backup. */
+export async function verifyBaseBackup(
+  repository: BackupRepository,
+  id: string,
+  parallel = availableParallelism() + 1,
+): Promise<VerifyResult> {
+  let manifest: BaseBackupManifest;
+  try {
+    manifest = await readManifest(repository, id);
+  } catch (error) {
+    return { ok: false, files: 0, problems: [{ file: manifestName(id), problem: (error as Error).message }] };
+  }
+  const problems = await readBack(repository, manifest, parallel, undefined, false);
+  return { ok: problems.length === 0, files: manifest.files.length, problems };
+}
+
+export interface RestoreBaseBackupOptions {
+  repository: BackupRepository;
+  id: string;
+  /** Created (emptied first): becomes a data directory with backup_label. */
+  targetDir: string;
+  /** Owner of the restored files (the PostgreSQL OS user when running as root). */
+  owner?: { uid: number; gid: number };
+  parallel?: number;
+}
+
+/** Restores a base backup into `targetDir`, verifying every file; throws naming a corrupt file. */
+export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Promise<BaseBackupManifest> {
+  const { repository, id, targetDir, owner } = options;
+  const manifest = await readManifest(repository, id);
+  await rm(targetDir, { recursive: true, force: true });
+  await mkdir(targetDir, { recursive: true, mode: 0o700 });
+  for (const d of manifest.directories) {
+    await mkdir(join(targetDir, d.path), { recursive: true, mode: 0o700 });
+  }
+  const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
+  const handleOf = async (f: BackupFileEntry) => {
+    let h = handles.get(f.path);
+    if (!h) {
+      h = await open(join(targetDir, f.path), 'w', 0o600);
+      handles.set(f.path, h);
+    }
+    return h;
+  };
+  let problems;
+  try {
+    for (const f of manifest.files)
+      if (f.size === 0) await writeFile(join(targetDir, f.path), '', { mode: 0o600 });
+    problems = await readBack(
+      repository,
+      manifest,
+      options.parallel ?? availableParallelism() + 1,
+      {
+        async write(f, rawOffset, data) {
+          const h = await handleOf(f);
+          let done = 0;
+          while (done < data.length) {
+            done += (await h.write(data, done, data.length - done, rawOffset + done)).bytesWritten;
+          }
+        },
+        async close(f) {
+          const h = handles.get(f.path);
+          handles.delete(f.path);
+          await h?.close();
+        },
+      },
+      true,
+    );
+  } finally {
+    await Promise.all([...handles.values()].map((h) => h.close()));
+  }
+  if (problems.length > 0) {
+    const p = problems[0]!;
+    throw new CorruptBackupError(
+      `Base backup ${id} is corrupt: file ${p.file}: ${p.problem}. It was not restored; restore another backup (\`msp backup list\`).`,
+      { details: { backup: id, file: p.file } },
+    );
+  }
+  await writeFile(join(targetDir, 'backup_label'), manifest.backupLabel, { mode: 0o600 });
+  if (manifest.tablespaceMap) {
+    await writeFile(join(targetDir, 'tablespace_map'), manifest.tablespaceMap, { mode: 0o600 });
+  }
+  if (owner) await chownTree(targetDir, owner);
+  return manifest;
+}
+
+export async function chownTree(path: string, owner: { uid: number; gid: number }): Promise<void> {
+  await chown(path, owner.uid, owner.gid);
+  for (const e of await readdir(path, { withFileTypes: true })) {
+    const p = join(path, e.name);
+    if (e.isDirectory()) await chownTree(p, owner);
+    else await lchown(p, owner.uid, owner.gid);
+  }
+}

@@ -1,0 +1,5 @@
+export * from './repository.js';
+export * from './base-backup.js';
+export * from './recovery.js';
+export * from './volume.js';
+export { readArchivedWal, CorruptWalError } from './fetch-wal.js';

@@ -1,0 +1,189 @@
+/**
+ * Point-in-time recovery of a restored data directory: the recovery settings (restore_command fetching
+ * verified WAL from the archive, the target, promote at the target), waiting for recovery to end, and
+ * removing the settings afterwards. Plus the WAL archive as the repository holds it.
+ */
+import { readdir, readFile, rm, stat, writeFile, appendFile, chown } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RestoreTarget } from '@msp/core';
+import { UnavailableError } from '@msp/core';
+import { readArchivedWal } from './fetch-wal.js';
+
+export interface ArchivedWal {
+  name: string;
+  size: number;
+  storedSize: number;
+  sha256: string;
+  walEndTime: string;
+  archivedAt: string;
+}
+
+const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+const shellQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+const MARK = '# MSP restore: removed when recovery has finished';
+
+/** The restore_command line for an archive directory. */
+export function restoreCommand(archiveDir: string): string {
+  const script = fileURLToPath(new URL('./fetch-wal.js', import.meta.url));
+  return [process.execPath, script]
+    .map((p) => shellQuote(p).replace(/%/g, '%%'))
+    .concat(['%f', '%p', shellQuote(archiveDir).replace(/%/g, '%%')])
+    .join(' ');
+}
+
+/** Writes recovery.signal and the recovery settings (into postgresql.auto.conf, as pg_basebackup -R does). */
+export async function writeRecoveryConfig(options: {
+  dataDir: string;
+  archiveDir: string;
+  target: RestoreTarget;
+  owner?: { uid: number; gid: number };
+}): Promise<void> {
+  const { dataDir, target } = options;
+  const lines = [
+    MARK,
+    `restore_command = ${quote(restoreCommand(options.archiveDir))}`,
+    `recovery_target_timeline = 'latest'`,
+  ];
+  if (target.kind === 'time') {
+    // PostgreSQL's own timestamp form: its check of recovery_target_time refuses the ISO "T…Z" spelling.
+    const at = new Date(target.time).toISOString().replace('T', ' ').replace('Z', '+00');
+    lines.push(`recovery_target_time = ${quote(at)}`);
+    lines.push(`recovery_target_action = 'promote'`);
+  } else if (target.kind === 'backup') {
+    lines.push(`recovery_target = 'immediate'`, `recovery_target_action = 'promote'`);
+  }
+  const auto = join(dataDir, 'postgresql.auto.conf');
+  await appendFile(auto, `\n${lines.join('\n')}\n`, { mode: 0o600 });
+  await writeFile(join(dataDir, 'recovery.signal'), '', { mode: 0o600 });
+  if (options.owner) {
+    await chown(auto, options.owner.uid, options.owner.gid);
+    await chown(join(dataDir, 'recovery.signal'), options.owner.uid, options.owner.gid);
+  }
+}
+
+/** SQL that removes the recovery settings once the server has promoted (ALTER SYSTEM rewrites the file). */
+export const CLEAR_RECOVERY_SQL = [
+  'ALTER SYSTEM RESET restore_command',
+  'ALTER SYSTEM RESET recovery_target_time',
+  'ALTER SYSTEM RESET recovery_target',
+  'ALTER SYSTEM RESET recovery_target_action',
+  'ALTER SYSTEM RESET recovery_target_timeline',
+  'SELECT pg_reload_conf()',
+];
+
+/**
+ * Polls until the server has left recovery (promoted). Fails when the server stops meanwhile (a
+ * recovery error: target not reached, a corrupt segment), quoting the server log.
+ */
+export async function waitForRecovery(options: {
+  inRecovery: () => Promise<boolean>;
+  isRunning: () => Promise<boolean>;
+  logFile?: string;
+  timeoutMs?: number;
+}): Promise<void> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
+  for (;;) {
+    if (!(await options.isRunning())) {
+      const log = options.logFile ? await readFile(options.logFile, 'utf8').catch(() => '') : '';
+      const lines = log
+        .split('\n')
+        .filter((l) => /FATAL|PANIC|fetch-wal|recovery/.test(l))
+        .slice(-6)
+        .join(' | ');
+      throw new UnavailableError(`PostgreSQL stopped during recovery: ${lines || 'see its log'}`);
+    }
+    try {
+      if (!(await options.inRecovery())) return;
+    } catch {
+      // not accepting connections yet
+    }
+    if (Date.now() > deadline)
+      throw new UnavailableError('Recovery did not finish in time; see the server log.');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Every complete archived WAL file (its `.gz` and sidecar both present), sorted by name. */
+export async function listArchivedWal(archiveDir: string): Promise<ArchivedWal[]> {
+  let names: string[];
+  try {
+    names = await readdir(archiveDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const present = new Set(names);
+  const out: ArchivedWal[] = [];
+  for (const n of names) {
+    if (!n.endsWith('.gz.json') || !present.has(n.slice(0, -5))) continue;
+    try {
+      out.push(JSON.parse(await readFile(join(archiveDir, n), 'utf8')) as ArchivedWal);
+    } catch {
+      const s = await stat(join(archiveDir, n.slice(0, -5)));
+      out.push({
+        name: n.slice(0, -8),
+        size: -1,
+        storedSize: s.size,
+        sha256: '',
+        walEndTime: s.mtime.toISOString(),
+        archivedAt: s.mtime.toISOString(),
+      });
+    }
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Checks archived WAL files; returns the problems by file name. */
+export async function verifyArchivedWal(
+  archiveDir: string,
+  names: readonly string[],
+): Promise<{ file: string; problem: string }[]> {
+  const problems: { file: string; problem: string }[] = [];
+  for (const name of names) {
+    try {
+      if (!(await readArchivedWal(archiveDir, name)))
+        problems.push({ file: `${name}.gz`, problem: 'missing' });
+    } catch (error) {
+      problems.push({ file: `${name}.gz`, problem: (error as Error).message });
+    }
+  }
+  return problems;
+}
+
+export async function deleteArchivedWal(archiveDir: string, names: readonly string[]): Promise<void> {
+  for (const n of names) {
+    // The .gz first: a sidecar alone is ignored, a .gz alone would look corrupt.
+    await rm(join(archiveDir, `${n}.gz`), { force: true });
+    await rm(join(archiveDir, `${n}.gz.json`), { force: true });
+  }
+}
+
+export interface ArchiverStatus {
+  archivedCount: number;
+  lastArchivedWal: string | null;
+  lastArchivedTime: string | null;
+  failedCount: number;
+  lastFailedWal: string | null;
+  lastFailedTime: string | null;
+  /** Segments waiting in pg_wal for the archiver (.ready): a growing number means archiving is stuck. */
+  pending: number;
+}
+
+export const ARCHIVER_STATUS_SQL = `SELECT archived_count, last_archived_wal, last_archived_time, failed_count,
+  last_failed_wal, last_failed_time,
+  (SELECT count(*) FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready')::int AS pending
+  FROM pg_stat_archiver`;
+
+export function toArchiverStatus(r: Record<string, unknown>): ArchiverStatus {
+  const t = (v: unknown) => (v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : null);
+  return {
+    archivedCount: Number(r.archived_count),
+    lastArchivedWal: (r.last_archived_wal as string | null) ?? null,
+    lastArchivedTime: t(r.last_archived_time),
+    failedCount: Number(r.failed_count),
+    lastFailedWal: (r.last_failed_wal as string | null) ?? null,
+    lastFailedTime: t(r.last_failed_time),
+    pending: Number(r.pending),
+  };
+}
