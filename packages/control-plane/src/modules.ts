@@ -3,7 +3,8 @@
  * of operation, its API routes and its schedules; add one line per module.
  */
 import type { FeatureModule } from './server.js';
+import { createRolloutsModule } from './rollouts/index.js';
 
 export function defaultModules(): FeatureModule[] {
-  return [];
+  return [createRolloutsModule()];
 }

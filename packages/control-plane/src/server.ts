@@ -12,7 +12,7 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { UnavailableError } from '@msp/core';
 import { createPostgresCluster, findFreePort, type PostgresCluster } from '@msp/runtime-local';
-import { createApiApp, type ApiRoutes } from './api/app.js';
+import { createApiApp, type ApiMount, type ApiRoutes } from './api/app.js';
 import {
   dataDirOf,
   prepareDataDir,
@@ -65,6 +65,8 @@ export interface FeatureModule {
     /** Called after the engine started (schedules, background loops). */
     start?: () => Promise<void>;
     stop?: () => Promise<void>;
+    /** Apps served outside /api/v1 with their own auth (the embedded Release Registry at /registry). */
+    mounts?: ApiMount[];
   }>;
 }
 
@@ -170,11 +172,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     cleanups.push(() => engine.stop());
 
     const routes: ApiRoutes[] = [];
+    const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
     for (const m of options.modules ?? []) {
       const parts = await m.setup({ store, boss, engine, runtime, dataDir, repoDir: options.repoDir, log });
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
+      mounts.push(...(parts.mounts ?? []));
       if (parts.start) starts.push(parts.start);
       if (parts.stop) cleanups.push(parts.stop);
     }
@@ -194,6 +198,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     const app = createApiApp({
       routes,
+      mounts,
       store,
       engine,
       runtime,
@@ -255,6 +260,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         watcher = watch(options.repoDir, { recursive: true }, (_event, file) => {
           if (file && !String(file).startsWith('.msp') && /\.(ya?ml|md)$/.test(String(file))) schedule();
         });
+        // The recursive watcher also crawls .msp, where dirs come and go (release extraction): not fatal.
+        watcher.on('error', (e) => log(`reconciler: watching the repo: ${e.message}`));
       } catch {
         log('reconciler: cannot watch the repo; reconciling every 30 s only');
       }

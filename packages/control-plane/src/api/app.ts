@@ -31,6 +31,13 @@ export interface ApiDependencies {
   metrics: Registry;
   info: () => Record<string, unknown>;
   routes?: ApiRoutes[];
+  /** Apps mounted at a path outside /api/v1, before the bearer auth (they do their own). */
+  mounts?: ApiMount[];
+}
+
+export interface ApiMount {
+  path: string;
+  app: Hono;
 }
 
 export type ApiEnv = { Variables: { principal: { name: string; role: string } } };
@@ -89,6 +96,7 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
 
   // Every call is authenticated; the only open path is the control plane's own liveness probe.
   app.get('/-/healthz', (c) => c.text('ok'));
+  for (const m of deps.mounts ?? []) app.route(m.path, m.app);
   app.use('*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);

@@ -1,6 +1,14 @@
 /** The OpenAPI document of /api/v1, with request bodies generated from the same zod schemas the routes use. */
 import { z } from 'zod';
 import { deploymentActionBody, pgConnectBody } from './schemas.js';
+import {
+  releaseCreateBody,
+  releasePublishBody,
+  rolloutDeployBody,
+  rolloutPromoteBody,
+  rolloutRollbackBody,
+  rolloutServiceBody,
+} from '../rollouts/schemas.js';
 
 const errorSchema = {
   type: 'object',
@@ -61,6 +69,63 @@ const routes: Route[] = [
     path: '/pg/connect',
     summary: 'Mint temporary database credentials',
     body: pgConnectBody,
+  },
+  {
+    method: 'get',
+    path: '/releases',
+    summary: "A service's releases from the Release Registry (query: service)",
+  },
+  {
+    method: 'post',
+    path: '/releases',
+    summary: 'Pack and register a release, then deliver it to the first rollout stage',
+    body: releaseCreateBody,
+  },
+  {
+    method: 'post',
+    path: '/releases/publish',
+    summary: 'Make a release public in the Release Registry',
+    body: releasePublishBody,
+  },
+  {
+    method: 'get',
+    path: '/rollouts/status',
+    summary: "Each stage's release, health, candidates (query: service)",
+  },
+  {
+    method: 'post',
+    path: '/rollouts/promote',
+    summary: 'Promote a release to the next stage',
+    body: rolloutPromoteBody,
+  },
+  {
+    method: 'post',
+    path: '/rollouts/suspend',
+    summary: 'Suspend a rollout pipeline',
+    body: rolloutServiceBody,
+  },
+  {
+    method: 'post',
+    path: '/rollouts/resume',
+    summary: 'Resume a rollout pipeline',
+    body: rolloutServiceBody,
+  },
+  {
+    method: 'post',
+    path: '/rollouts/rollback',
+    summary: 'Redeploy the release a stage ran before',
+    body: rolloutRollbackBody,
+  },
+  {
+    method: 'post',
+    path: '/rollouts/deploy',
+    summary: 'Deploy a release to an environment with deploy type manual',
+    body: rolloutDeployBody,
+  },
+  {
+    method: 'get',
+    path: '/rollouts/history',
+    summary: 'Every delivery, promotion and rollback (query: service)',
   },
 ];
 

@@ -6,12 +6,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { PreconditionFailedError, UnavailableError } from '@msp/core';
+import { fileURLToPath } from 'node:url';
+import { PreconditionFailedError, UnavailableError, healthGateVerdict } from '@msp/core';
 import {
+  createArtifactStore,
   createPostgresCluster,
   createProxy,
   createSupervisor,
   findFreePort,
+  findNodeModules,
+  probeHttp,
   probeSpecFor,
   readLogs,
   reapStaleInstances,
@@ -35,6 +39,11 @@ export interface LocalRuntimeOptions {
   repoDir: string;
   proxyPort: number;
   log?: (line: string) => void;
+  /**
+   * How long a new release is watched after traffic moved to it before the previous one is stopped
+   * (default 3 s, or MSP_SOAK_SECONDS); an operation's `input.soakSeconds` overrides it.
+   */
+  soakMs?: number;
 }
 
 /** One set of instances of a deployment started together (one release, one spec). */
@@ -42,7 +51,11 @@ interface Generation {
   id: string;
   specHash: string;
   release: string;
+  /** The artifact digest the code came from; absent for the working tree (build.local.dir). */
+  digest?: string;
   instanceIds: string[];
+  /** Restarts of each instance when the generation passed its startup gate. */
+  restartsAtStart?: Record<string, number>;
 }
 
 interface LocalDeployment {
@@ -76,6 +89,12 @@ function releaseOf(spec: DeploymentSpec, codeDir: string): string {
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<RuntimeTarget> {
   const { store, dataDir } = options;
   const log = options.log ?? (() => undefined);
+  const defaultSoakMs =
+    options.soakMs ??
+    (process.env.MSP_SOAK_SECONDS !== undefined ? Number(process.env.MSP_SOAK_SECONDS) * 1000 : 3000);
+  const artifacts = createArtifactStore({ root: dataDir.root });
+  // Bundles have no node_modules of their own: they resolve modules from this installation's.
+  const ownNodeModules = findNodeModules(fileURLToPath(new URL('.', import.meta.url)));
 
   // A control plane that died left its children running (they are detached): stop them, so nothing runs twice.
   const reaped = await reapStaleInstances(dataDir.logs);
@@ -114,7 +133,11 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   function refreshRoute(key: string): void {
     const d = deployments.get(key);
     if (!d || d.hostnames.length === 0 || !d.current) return;
-    const healthy = instancesOf(d.current).filter((s) => s.state.kind === 'healthy');
+    let healthy = instancesOf(d.current).filter((s) => s.state.kind === 'healthy');
+    // A new release that lost its health while the previous one still runs (the soak): serve the previous.
+    if (healthy.length === 0 && d.previous) {
+      healthy = instancesOf(d.previous).filter((s) => s.state.kind === 'healthy');
+    }
     proxy.setRoute(
       d.hostnames,
       healthy.map((s) => ({ id: s.id, port: s.port })),
@@ -232,13 +255,56 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     return env;
   }
 
-  async function waitSettled(ids: string[], deadlineMs: number): Promise<InstanceStatus[]> {
-    const deadline = Date.now() + deadlineMs;
+  const gateInstance = (s: InstanceStatus, restartsBefore = 0) => ({
+    id: s.id,
+    state: s.state.kind,
+    restarts: s.restarts - restartsBefore,
+    ...(s.state.kind === 'precondition_failed'
+      ? { reason: s.state.reason }
+      : s.lastError
+        ? { reason: s.lastError }
+        : {}),
+  });
+
+  async function startupGate(ids: string[], limitMs: number) {
+    const started = Date.now();
     for (;;) {
       const all = ids.map((id) => supervisor.get(id)).filter((s): s is InstanceStatus => s !== undefined);
-      const failed = all.find((s) => s.state.kind === 'precondition_failed');
-      if (failed || all.every((s) => s.state.kind === 'healthy') || Date.now() > deadline) return all;
+      const verdict = healthGateVerdict({
+        phase: 'startup',
+        instances: all.map((s) => gateInstance(s)),
+        elapsedMs: Date.now() - started,
+        limitMs,
+      });
+      if (verdict.kind !== 'wait') return verdict;
       await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /**
+   * The soak: after the switch, the new generation is probed on its own (more often than liveness) while
+   * the previous one keeps running; a crash or failed probes end it with a failure.
+   */
+  async function soak(g: Generation, soakMs: number, secret: string, timeoutMs: number) {
+    const started = Date.now();
+    const failuresInARow = new Map<string, number>();
+    for (;;) {
+      const all = instancesOf(g);
+      await Promise.all(
+        all.map(async (s) => {
+          const r = await probeHttp({ port: s.port, path: '/-/healthz', secret, timeoutMs });
+          failuresInARow.set(s.id, r.ok ? 0 : (failuresInARow.get(s.id) ?? 0) + 1);
+        }),
+      );
+      const verdict = healthGateVerdict({
+        phase: 'soak',
+        instances: all.map((s) => gateInstance(s, g.restartsAtStart?.[s.id] ?? 0)),
+        elapsedMs: Date.now() - started,
+        limitMs: soakMs,
+        probeFailures: Math.max(0, ...failuresInARow.values()),
+      });
+      if (verdict.kind !== 'wait') return verdict;
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 
@@ -266,8 +332,12 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     const d = stateOf(row.key);
     d.hostnames = hostnamesOf(spec);
     const running = instancesOf(d.current);
+    const target = row.targetRelease;
+    const digest = target?.artifact?.digest;
     if (
       d.current?.specHash === row.specHash &&
+      d.current.digest === digest &&
+      (!target || d.current.release === target.version) &&
       running.length > 0 &&
       running.every((s) => s.state.kind === 'healthy')
     ) {
@@ -279,8 +349,13 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
         `Service ${spec.service.service.id} has no build.local: declare how the local runtime starts it (build.local.dir and build.local.command).`,
       );
     }
-    const codeDir = resolve(spec.serviceDir, local.dir);
-    if (!existsSync(codeDir)) {
+    const workingTree = resolve(spec.serviceDir, local.dir);
+    let codeDir = workingTree;
+    if (digest) {
+      // The release's own code, verified against its digest before every start.
+      const nodeModules = findNodeModules(workingTree) ?? ownNodeModules;
+      codeDir = await artifacts.extract(digest, nodeModules ? { nodeModules } : {});
+    } else if (!existsSync(codeDir)) {
       throw new PreconditionFailedError(
         `build.local.dir of ${spec.service.service.id} does not exist: ${codeDir}`,
       );
@@ -288,7 +363,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     for (const v of spec.environment.resources?.volumes ?? []) {
       await mkdir(join(dataDir.volumes, slugOf(row.key), v.name), { recursive: true });
     }
-    const release = releaseOf(spec, codeDir);
+    const release = target?.version ?? releaseOf(spec, codeDir);
     const env = await instanceEnv(row, spec, release);
     const probes = spec.environment.healthProbes;
     const timeoutMs = (probes?.timeout ?? 3) * 1000;
@@ -304,6 +379,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       id: Date.now().toString(36),
       specHash: row.specHash,
       release,
+      ...(digest ? { digest } : {}),
       instanceIds: [],
     };
     for (let i = 1; i <= count; i++) {
@@ -320,21 +396,23 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       });
       generation.instanceIds.push(id);
     }
-    await ctx.log(`started ${count} instance(s) of ${release} from ${codeDir}`);
-    const settled = await waitSettled(generation.instanceIds, probe.startupDeadlineMs * 4 + 5000);
-    const bad = settled.filter((s) => s.state.kind !== 'healthy');
-    if (bad.length > 0) {
-      const first = bad[0]!;
-      const reason =
-        first.state.kind === 'precondition_failed'
-          ? first.state.reason
-          : `not healthy in time (${first.state.kind})`;
+    await ctx.log(
+      `started ${count} instance(s) of ${release} from ${digest ? `artifact ${digest} (verified)` : codeDir}`,
+    );
+    // The startup gate: every instance healthy before any traffic moves; a crash loop or a startup probe
+    // timeout fails it, and traffic stays where it is.
+    const gate = await startupGate(generation.instanceIds, probe.startupDeadlineMs + 2000);
+    const settled = instancesOf(generation);
+    if (gate.kind === 'fail') {
+      const first = settled.find((s) => s.state.kind !== 'healthy') ?? settled[0];
       await stopGeneration(generation, 0);
-      const tail = first.stderrTail.slice(-5).join('\n    ');
+      const tail = first?.stderrTail.slice(-5).join('\n    ') ?? '';
+      const stays = d.current ? `; traffic stays on ${d.current.release}` : '';
       throw new PreconditionFailedError(
-        `${release} did not become healthy: ${reason}${first.lastError ? ` (${first.lastError})` : ''}${tail ? `\n    ${tail}` : ''}`,
+        `${release} failed its health gate: ${gate.reason}${first?.lastError && !gate.reason.includes(first.lastError) ? ` (${first.lastError})` : ''}${stays}${tail ? `\n    ${tail}` : ''}`,
       );
     }
+    generation.restartsAtStart = Object.fromEntries(settled.map((s) => [s.id, s.restarts]));
     if (d.current) d.previous = d.current;
     d.current = generation;
     const latency = Math.max(...settled.map((s) => s.startupLatencyMs ?? 0));
@@ -378,12 +456,41 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       if (instancesOf(d.current).length === 0) await ensureInstances(row, spec, ctx);
       refreshRoute(row.key);
       const old = d.previous;
+      const fresh = d.current!;
+      const input = ctx.operation.input as { soakSeconds?: unknown };
+      const soakMs = typeof input.soakSeconds === 'number' ? input.soakSeconds * 1000 : defaultSoakMs;
+      if (old && soakMs > 0 && instancesOf(old).some((s) => s.state.kind === 'healthy')) {
+        await ctx.log(
+          `traffic moved to ${fresh.release}; soaking ${soakMs / 1000} s with ${old.release} kept running`,
+        );
+        const probes = spec.environment.healthProbes;
+        const verdict = await soak(
+          fresh,
+          soakMs,
+          await store.ensureSecret(row.key, 'diagnostics', generateSecret),
+          (probes?.timeout ?? 3) * 1000,
+        );
+        if (verdict.kind === 'fail') {
+          // Back to the previous release: route first, then take the failed one down.
+          d.current = old;
+          d.previous = undefined;
+          refreshRoute(row.key);
+          await ctx.log(
+            `${fresh.release} failed the soak: ${verdict.reason}; traffic is back on ${old.release}`,
+            'warn',
+          );
+          await stopGeneration(fresh, 5000);
+          throw new PreconditionFailedError(
+            `${fresh.release} failed its health gate: ${verdict.reason}; traffic returned to ${old.release}`,
+          );
+        }
+      }
       d.previous = undefined;
       if (old) {
         await stopGeneration(old, 10_000);
         await ctx.log(`drained and stopped the previous instances (${old.release})`);
       }
-      return `${d.hostnames.join(', ')} → ${d.current?.instanceIds.length ?? 0} instance(s)`;
+      return `${d.hostnames.join(', ')} → ${d.current?.instanceIds.length ?? 0} instance(s) of ${fresh.release}`;
     },
     async record(row, spec) {
       const d = stateOf(row.key);
@@ -430,7 +537,12 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       const { kind, deploymentKey: key } = ctx.operation;
       const row = await store.requireDeployment(key);
       const spec = row.spec as DeploymentSpec;
-      if (kind === 'deploy') return deploySteps[step]!(row, spec, ctx);
+      // Rollout kinds (deliver, promote, rollback, deploy-release) run the deploy steps too.
+      if (kind !== 'stop' && kind !== 'delete') {
+        const run = deploySteps[step];
+        if (!run) throw new Error(`the local runtime has no deploy step ${step}`);
+        return run(row, spec, ctx);
+      }
       if (step === 'record') {
         if (kind === 'delete') {
           await store.deleteSecrets(key);

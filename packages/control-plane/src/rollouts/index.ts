@@ -1,0 +1,1 @@
+export { createRolloutsModule, ROLLOUT_KINDS } from './module.js';
