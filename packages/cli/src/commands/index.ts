@@ -2,12 +2,14 @@ import type { Command } from 'commander';
 import { registerSpecCommands } from './spec.js';
 import { registerOperationsCommands } from './operations.js';
 import { registerOperationQueries, registerRuntimeCommands } from './runtime.js';
+import { registerReleaseCommands } from './release.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
   registerRuntimeCommands(program);
   registerSpecCommands(program);
   registerOperationsCommands(program);
+  registerReleaseCommands(program); // also `msp rollout …` and `msp deploy`
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }
