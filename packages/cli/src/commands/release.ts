@@ -19,6 +19,8 @@ export interface ReleaseCreateOptions {
 }
 
 export function registerReleaseCommands(program: Command): void {
+  // `--version vX.Y.Z` belongs to `release create`: msp's own --version only counts before a command.
+  program.enablePositionalOptions();
   const release = program
     .command('release')
     .description('Releases: artifacts registered in the Release Registry');
