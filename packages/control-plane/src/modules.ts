@@ -3,8 +3,9 @@
  * of operation, its API routes and its schedules; add one line per module.
  */
 import type { FeatureModule } from './server.js';
+import { createBackupsModule } from './backups/index.js';
 import { createRolloutsModule } from './rollouts/index.js';
 
 export function defaultModules(): FeatureModule[] {
-  return [createRolloutsModule()];
+  return [createRolloutsModule(), createBackupsModule()];
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { registerSpecCommands } from './spec.js';
+import { registerBackupCommands } from './backup.js';
 import { registerOperationsCommands } from './operations.js';
 import { registerOperationQueries, registerRuntimeCommands } from './runtime.js';
 import { registerReleaseCommands } from './release.js';
@@ -9,6 +10,7 @@ export function registerCommands(program: Command): void {
   registerRuntimeCommands(program);
   registerSpecCommands(program);
   registerOperationsCommands(program);
+  registerBackupCommands(program);
   registerReleaseCommands(program); // also `msp rollout …` and `msp deploy`
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);

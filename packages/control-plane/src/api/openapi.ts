@@ -1,6 +1,7 @@
 /** The OpenAPI document of /api/v1, with request bodies generated from the same zod schemas the routes use. */
 import { z } from 'zod';
 import { deploymentActionBody, pgConnectBody } from './schemas.js';
+import { backupBody, deploymentBody as backupDeploymentBody, restoreBody } from '../backups/schemas.js';
 import {
   releaseCreateBody,
   releasePublishBody,
@@ -25,6 +26,39 @@ const errorSchema = {
 type Route = { method: 'get' | 'post'; path: string; summary: string; body?: z.ZodType; params?: string[] };
 
 const routes: Route[] = [
+  {
+    method: 'get',
+    path: '/backups',
+    summary:
+      'Backups of a deployment with the recoverable window, ages of the last good base backup and last archived WAL, archiver status, drills (query: deployment)',
+  },
+  {
+    method: 'post',
+    path: '/backups',
+    summary: 'Take a backup (base backup + volume snapshots)',
+    body: backupBody,
+  },
+  { method: 'get', path: '/backups/{id}', summary: 'One backup with its verification', params: ['id'] },
+  {
+    method: 'post',
+    path: '/backups/{id}/verify',
+    summary: 'Verify every checksum of a backup',
+    params: ['id'],
+  },
+  {
+    method: 'post',
+    path: '/backups/{id}/delete',
+    summary: 'Delete a backup (never the last good one); DELETE /backups/{id} too',
+    params: ['id'],
+  },
+  { method: 'post', path: '/backups/retention', summary: 'Run retention now', body: backupDeploymentBody },
+  { method: 'post', path: '/backups/drills', summary: 'Run a restore drill now', body: backupDeploymentBody },
+  {
+    method: 'post',
+    path: '/restores',
+    summary: 'Restore to a time, a backup or the latest state, into a clone or in place',
+    body: restoreBody,
+  },
   { method: 'get', path: '/info', summary: 'Control plane version, data dir and addresses' },
   { method: 'get', path: '/status', summary: 'Every deployment: release, health, instances, URLs, database' },
   { method: 'get', path: '/deployments/{key}', summary: 'One deployment', params: ['key'] },

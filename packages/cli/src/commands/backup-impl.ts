@@ -1,0 +1,213 @@
+/** The work of `msp backup …` and `msp restore`, loaded only when they run. */
+import { CliError, printJson } from '../cli-support.js';
+import { connect, type ControlPlaneClient } from '../client.js';
+import { resolveKey } from '../deployment-key.js';
+import type { BackupCommonOptions, RestoreOptions } from './backup.js';
+
+interface OperationView {
+  id: string;
+  kind: string;
+  status: string;
+  error?: string;
+  result?: Record<string, unknown>;
+  steps: Array<{ name: string; status: string; detail?: string }>;
+}
+
+interface BackupView {
+  id: string;
+  type: string;
+  kind: string;
+  status: string;
+  volume?: string;
+  startedAt: string;
+  finishedAt?: string;
+  storedBytes: number | null;
+  rawBytes: number | null;
+  verifyOk: boolean | null;
+  error: string | null;
+}
+
+interface ListView {
+  deployment: string;
+  window: { from: string; to: string } | null;
+  lastGoodBaseBackup: { id: string; finishedAt: string; ageSeconds: number } | null;
+  lastArchivedWal: { name: string; archivedAt: string; ageSeconds: number } | null;
+  archiver: {
+    failedCount: number;
+    lastFailedWal: string | null;
+    lastFailedTime: string | null;
+    pending: number;
+  } | null;
+  drills: Array<{ startedAt: string; ok: boolean | null }>;
+  backups: BackupView[];
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function age(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} days`;
+}
+const size = (b: number | null) =>
+  b === null ? '' : b > 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} kB`;
+
+/** Polls the operation, printing each step as it finishes; exit 1 when it failed. */
+async function follow(
+  client: ControlPlaneClient,
+  id: string,
+  json: boolean | undefined,
+): Promise<OperationView> {
+  const printed = new Set<string>();
+  for (;;) {
+    const op = await client.get<OperationView>(`/operations/${encodeURIComponent(id)}`);
+    if (!json) {
+      for (const s of op.steps) {
+        if (
+          (s.status === 'succeeded' || s.status === 'failed' || s.status === 'skipped') &&
+          !printed.has(s.name)
+        ) {
+          printed.add(s.name);
+          process.stderr.write(
+            `  ${s.status === 'succeeded' ? '✓' : s.status === 'failed' ? '✗' : '-'} ${s.name}${s.detail ? `: ${s.detail}` : ''}\n`,
+          );
+        }
+      }
+    }
+    if (op.status === 'succeeded' || op.status === 'failed') {
+      if (json) printJson(op);
+      if (op.status === 'failed')
+        throw new CliError(`${op.kind} failed: ${op.error ?? 'see `msp operations show ' + op.id + '`'}`, 1);
+      return op;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export async function backupCreate(
+  target: string,
+  env: string | undefined,
+  opts: BackupCommonOptions & { reason?: string },
+): Promise<void> {
+  const client = connect(opts);
+  const key = await resolveKey(client, target, env);
+  const op = await client.post<OperationView>('/backups', {
+    deployment: key,
+    ...(opts.reason ? { reason: opts.reason } : {}),
+  });
+  if (!opts.json) process.stderr.write(`backup of ${key}: operation ${op.id}\n`);
+  const done = await follow(client, op.id, opts.json);
+  if (!opts.json)
+    console.log(
+      `backup ${typeof done.result?.backupId === 'string' ? done.result.backupId : ''} taken and verified`,
+    );
+}
+
+export async function backupList(
+  target: string,
+  env: string | undefined,
+  opts: BackupCommonOptions,
+): Promise<void> {
+  const client = connect(opts);
+  const key = await resolveKey(client, target, env);
+  const view = await client.get<ListView>(`/backups?deployment=${encodeURIComponent(key)}`);
+  if (opts.json) return printJson(view);
+  console.log(`backups of ${key}`);
+  console.log(
+    `recoverable window: ${view.window ? `${view.window.from} → ${view.window.to}` : 'none (no good base backup with an unbroken WAL chain)'}`,
+  );
+  console.log(
+    `last good base backup: ${view.lastGoodBaseBackup ? `${view.lastGoodBaseBackup.id}, ${age(view.lastGoodBaseBackup.ageSeconds)} ago` : 'none'}`,
+  );
+  console.log(
+    `last archived WAL: ${view.lastArchivedWal ? `${view.lastArchivedWal.name}, ${age(view.lastArchivedWal.ageSeconds)} ago` : 'none'}`,
+  );
+  if (view.archiver && (view.archiver.failedCount > 0 || view.archiver.pending > 1)) {
+    console.log(
+      `WAL archiving: ${view.archiver.pending} segment(s) waiting, ${view.archiver.failedCount} failure(s)` +
+        (view.archiver.lastFailedWal
+          ? `, last ${view.archiver.lastFailedWal} at ${view.archiver.lastFailedTime}`
+          : ''),
+    );
+  }
+  const drill = view.drills[0];
+  if (drill)
+    console.log(
+      `last restore drill: ${drill.startedAt} ${drill.ok ? 'passed' : drill.ok === false ? 'FAILED' : 'running'}`,
+    );
+  const rows = [['ID', 'TYPE', 'KIND', 'STATUS', 'STARTED', 'FINISHED', 'SIZE']];
+  for (const b of view.backups) {
+    rows.push([
+      b.id,
+      b.type === 'volume' ? `volume:${b.volume ?? ''}` : 'base',
+      b.kind,
+      b.verifyOk === false ? 'corrupt' : b.status,
+      b.startedAt,
+      b.finishedAt ?? '',
+      size(b.storedBytes),
+    ]);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  console.log('');
+  for (const r of rows)
+    console.log(
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    );
+}
+
+export async function backupVerify(id: string, opts: BackupCommonOptions): Promise<void> {
+  const client = connect(opts);
+  const op = await client.post<OperationView>(`/backups/${encodeURIComponent(id)}/verify`, {});
+  const done = await follow(client, op.id, opts.json);
+  if (!opts.json) console.log(done.steps[0]?.detail ?? 'verified');
+}
+
+export async function backupDelete(id: string, opts: BackupCommonOptions): Promise<void> {
+  const client = connect(opts);
+  const op = await client.post<OperationView>(`/backups/${encodeURIComponent(id)}/delete`, {});
+  const done = await follow(client, op.id, opts.json);
+  if (!opts.json) console.log(done.steps[0]?.detail ?? 'deleted');
+}
+
+export async function restore(target: string, env: string | undefined, opts: RestoreOptions): Promise<void> {
+  const targets = [opts.to !== undefined, opts.backup !== undefined, opts.latest === true].filter(
+    Boolean,
+  ).length;
+  if (targets !== 1)
+    throw new CliError('Give exactly one of --to <RFC 3339 time>, --backup <id> or --latest.', 2);
+  if (!opts.into === !opts.inPlace)
+    throw new CliError('Give one of --into <new deployment name> or --in-place.', 2);
+  if (opts.to !== undefined && (!RFC3339.test(opts.to) || Number.isNaN(Date.parse(opts.to)))) {
+    throw new CliError(
+      `--to ${JSON.stringify(opts.to)} is not an RFC 3339 time: use the form 2026-01-01T12:00:00Z.`,
+      2,
+    );
+  }
+  if (!/^(full|database|volume:[a-z0-9][a-z0-9_-]*)$/.test(opts.type)) {
+    throw new CliError(`--type ${opts.type}: use full, database or volume:<name>.`, 2);
+  }
+  const client = connect(opts);
+  const key = await resolveKey(client, target, env);
+  const op = await client.post<OperationView & { plan?: { baseBackupId: string | null } }>('/restores', {
+    deployment: key,
+    ...(opts.to !== undefined ? { to: opts.to } : {}),
+    ...(opts.backup !== undefined ? { backup: opts.backup } : {}),
+    ...(opts.latest ? { latest: true } : {}),
+    type: opts.type,
+    ...(opts.into ? { into: opts.into } : { inPlace: true }),
+  });
+  if (!opts.json) {
+    process.stderr.write(
+      `restore of ${key} ${opts.into ? `into ${opts.into}` : 'in place'}: operation ${op.id}${op.plan?.baseBackupId ? ` from ${op.plan.baseBackupId}` : ''}\n`,
+    );
+  }
+  const done = await follow(client, op.id, opts.json);
+  if (!opts.json)
+    console.log(
+      `restored${typeof done.result?.cloneKey === 'string' ? ` into ${done.result.cloneKey}` : ' in place'}`,
+    );
+}
