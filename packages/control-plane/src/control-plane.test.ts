@@ -4,7 +4,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm, stat } from 'node:fs/promises';
+import { rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from './server.js';
@@ -225,6 +226,30 @@ describe('control plane with the local runtime', () => {
     });
     assert.ok(restarts >= 1);
     assert.equal((await viaProxy('/v1/releases/product/latest')).status, 200);
+  });
+
+  test('a deployment removed from the repo is stopped with its data kept; back in the repo it runs with its data', async () => {
+    const serviceDir = join(repo.dir, 'services', 'releaseregistry');
+    const aside = `${repo.dir}-aside`;
+    await rename(serviceDir, aside);
+    try {
+      await cp.reconcileNow('test');
+      await eventually('the deployment to be stopped', 30_000, async () =>
+        (await cp.store.getDeployment(key))?.status === 'stopped' ? true : undefined,
+      );
+      assert.equal((await cp.store.getDeployment(key))?.desiredState, 'stopped');
+      assert.equal(cp.runtime.isRunning(key), false);
+      assert.equal((await viaProxy('/v1/releases')).status, 404, 'its route is gone');
+      await stat(join(cp.dataDir.clusters, 'releaseregistry--dev', 'data', 'PG_VERSION')); // data kept
+    } finally {
+      await rename(aside, serviceDir);
+    }
+    await cp.reconcileNow('test');
+    await eventually('the deployment to be healthy again', 60_000, async () =>
+      (await cp.store.getDeployment(key))?.status === 'healthy' ? true : undefined,
+    );
+    const latest = (await viaProxy('/v1/releases/product/latest')).json<{ version: string }>();
+    assert.equal(latest.version, 'v1.10.0');
   });
 
   test('logs of the deployment are kept and readable through the API', async () => {

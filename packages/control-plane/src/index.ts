@@ -6,7 +6,12 @@ export {
   type FeatureModule,
 } from './server.js';
 export { parseBody, type ApiEnv, type ApiRoutes } from './api/app.js';
-export type { OperationEngine, OperationHandler, StepContext } from './operations/engine.js';
+export {
+  ensureQueue,
+  type OperationEngine,
+  type OperationHandler,
+  type StepContext,
+} from './operations/engine.js';
 export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js';
 export { eventually, requestVia, createFixtureRepo } from './testing/fixture-repo.js';
 export { generateSecret } from './secrets.js';

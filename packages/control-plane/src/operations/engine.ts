@@ -73,6 +73,28 @@ export interface EngineOptions {
   now?: () => Date;
 }
 
+/**
+ * Creates a pg-boss queue unless it exists. Replicas starting together race to create it, and pg-boss's
+ * insert can then deadlock or hit the unique name: the loser looks again and finds the winner's queue.
+ */
+export async function ensureQueue(
+  boss: PgBoss,
+  name: string,
+  options: Omit<PgBoss.Queue, 'name'> = {},
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    if (await boss.getQueue(name)) return;
+    try {
+      await boss.createQueue(name, { name, ...options });
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (attempt >= 5 || (code !== '40P01' && code !== '23505')) throw error;
+      await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 100));
+    }
+  }
+}
+
 export function createOperationEngine(options: EngineOptions): OperationEngine {
   const { store, boss } = options;
   const handlers = new Map<string, OperationHandler>();
@@ -155,11 +177,7 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
 
   return {
     async start() {
-      await boss.createQueue(OPERATIONS_QUEUE, {
-        name: OPERATIONS_QUEUE,
-        retryLimit: 0,
-        expireInSeconds: 6 * 3600,
-      });
+      await ensureQueue(boss, OPERATIONS_QUEUE, { retryLimit: 0, expireInSeconds: 6 * 3600 });
       for (let i = 0; i < (options.concurrency ?? 4); i++) {
         workerIds.push(
           await boss.work<{ id: string }>(OPERATIONS_QUEUE, { pollingIntervalSeconds: 0.5 }, async (jobs) => {

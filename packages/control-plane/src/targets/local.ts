@@ -160,9 +160,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   supervisor.on('state', ({ id, previous, status }) => {
     const key = deploymentOfInstance(id);
     const d = deployments.get(key);
-    if (!d?.current?.instanceIds.includes(id)) return;
+    // Instances being stopped on purpose change nothing: a stop removes the route itself.
+    if (!d?.current?.instanceIds.includes(id) || stopping.has(id)) return;
     refreshRoute(key);
-    if (stopping.has(id)) return;
     const all = instancesOf(d.current);
     const healthy = all.filter((s) => s.state.kind === 'healthy').length;
     const failed = all.find((s) => s.state.kind === 'precondition_failed');

@@ -3,7 +3,6 @@
  * policies plus the spec's own response-code ratios and custom alerts. Pure; the alert evaluator, the
  * handbook and the cloud targets all start from this list.
  */
-import { isProduction } from '@msp/spec';
 import type { ServiceEnvironment, ServiceSpec } from '@msp/spec';
 import {
   STANDARD_ALERT_POLICIES,
@@ -158,7 +157,9 @@ export function alertPoliciesFor(
   const serviceId = service.service.id;
   const runtime = options.runtime ?? 'local';
   const channels = alertChannels(serviceId, env.id, options);
-  const production = isProduction(env.category);
+  // "production" means category internal or external (REFERENCE §1). Not imported from @msp/spec at run
+  // time: that would load the YAML parser and the schemas into every command, `msp --help` included.
+  const production = env.category === 'internal' || env.category === 'external';
   const notify = (severity: AlertSeverity): AlertNotify => ({
     channels,
     page: severity === 'CRITICAL' && production && env.alerting.pager,
