@@ -68,7 +68,10 @@ writeFileSync(
     "shared_buffers = '256MB'",
   ].join('\n') + '\n',
 );
-writeFileSync(`${ROOT}/data/pg_hba.conf`, 'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\n');
+writeFileSync(
+  `${ROOT}/data/pg_hba.conf`,
+  'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\n',
+);
 sh(`chown -R postgres: ${ROOT}/data`);
 asPg(`${BIN}/pg_ctl start -D ${ROOT}/data -l ${ROOT}/pg.log -w >/dev/null`);
 asPg('pgbackrest --stanza=bench stanza-create');
@@ -175,7 +178,7 @@ const tBrRestore = await time(async () => {
   mkdirSync(`${ROOT}/br-restore`, { mode: 0o700 });
   sh(`chown postgres: ${ROOT}/br-restore`);
   asPg(
-    `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target}" --target-action=promote restore`,
+    `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
   );
   brRows = await startAndWait(`${ROOT}/br-restore`, PORT + 2);
 });
