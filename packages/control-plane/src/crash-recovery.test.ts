@@ -10,18 +10,29 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '@msp/runtime-local';
-import { createFixtureRepo, eventually, requestVia } from './testing/fixture-repo.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import {
+  createFixtureRepo,
+  eventually,
+  releaseRegistryDir,
+  requestVia,
+  stageRelease,
+} from './testing/fixture-repo.js';
 
 const mspBin = fileURLToPath(new URL('../../cli/bin/msp.js', import.meta.url));
 const children: ChildProcess[] = [];
 
-function startMsp(repo: string, port: number, proxyPort: number): ChildProcess {
+function startMsp(
+  repo: string,
+  port: number,
+  proxyPort: number,
+  env: Record<string, string> = {},
+): ChildProcess {
   const child = spawn(
     process.execPath,
     [mspBin, 'up', '--repo', repo, '--port', String(port), '--proxy-port', String(proxyPort)],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -176,3 +187,100 @@ async function readRegistryToken(domain: string): Promise<string> {
     return undefined;
   });
 }
+
+/** MSP_RELEASE of every live process of a deployment. */
+function releasesServing(deployment: string): string[] {
+  return processesWith(`MSP_DEPLOYMENT=${deployment}`).map((pid) => {
+    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+    return env.find((e) => e.startsWith('MSP_RELEASE='))?.slice('MSP_RELEASE='.length) ?? '?';
+  });
+}
+
+test('kill -9 of the control plane mid-promotion: it completes or rolls back, and prod runs what the record says', async () => {
+  const repo = await createFixtureRepo({ name: 'promote-crash', envs: ['dev', 'prod'], rollout: true });
+  const port = await findFreePort();
+  const proxyPort = await findFreePort();
+  const dataDir = join(repo.dir, '.msp');
+  const staged = `${repo.dir}-v0.2.0`;
+  const api = async <T>(path: string, body?: unknown): Promise<T> => {
+    const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  };
+  type Status = { deployments: Array<{ key: string; status: string }> };
+  const allHealthy = async () => {
+    const { deployments } = await api<Status>('/status');
+    return deployments.length === 2 && deployments.every((d) => d.status === 'healthy') ? true : undefined;
+  };
+  type Op = { id: string; status: string; steps: Array<{ name: string; status: string }>; error?: string };
+  try {
+    // A long soak keeps both releases running after the switch: the crash lands in the riskiest window.
+    const first = startMsp(repo.dir, port, proxyPort, { MSP_SOAK_SECONDS: '8' });
+    await eventually('dev and prod to be healthy', 120_000, allHealthy);
+    await stageRelease(releaseRegistryDir, staged, { version: '0.2.0' });
+    await promisify(execFile)(
+      process.execPath,
+      [
+        mspBin,
+        'release',
+        'create',
+        'releaseregistry',
+        '--version',
+        'v0.2.0',
+        '--from',
+        staged,
+        '--repo',
+        repo.dir,
+        '--soak',
+        '0',
+      ],
+      { timeout: 120_000 },
+    );
+    assert.deepEqual(releasesServing('releaseregistry/dev'), ['v0.2.0']);
+
+    const promoted = await api<{ operation: { id: string } }>('/rollouts/promote', {
+      service: 'releaseregistry',
+    });
+    await eventually('the promotion to be soaking after the switch', 60_000, async () => {
+      const op = await api<Op>(`/operations/${promoted.operation.id}`);
+      return op.steps.some((s) => s.name === 'route' && s.status === 'running') ? true : undefined;
+    });
+    assert.equal(releasesServing('releaseregistry/prod').length, 2, 'both releases run during the soak');
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    const second = startMsp(repo.dir, port, proxyPort, { MSP_SOAK_SECONDS: '1' });
+    const op = await eventually('the promotion to finish', 120_000, async () => {
+      const o = await api<Op>(`/operations/${promoted.operation.id}`);
+      return o.status === 'succeeded' || o.status === 'failed' ? o : undefined;
+    });
+    await eventually('prod to settle', 60_000, allHealthy);
+    const status = await api<{ stages: Array<{ environment: string; release: string | null }> }>(
+      '/rollouts/status?service=releaseregistry',
+    );
+    const recorded = status.stages.find((s) => s.environment === 'prod')?.release;
+    // Completed: prod runs v0.2.0; rolled back: it runs what it ran before. Never a mix, never unrecorded.
+    assert.equal(recorded, op.status === 'succeeded' ? 'v0.2.0' : 'v0.1.0', op.error);
+    await eventually('exactly the recorded release to serve prod', 20_000, () => {
+      const serving = releasesServing('releaseregistry/prod');
+      return serving.length === 1 && serving[0] === recorded ? true : undefined;
+    });
+    const history = await api<{
+      history: Array<{ toEnvironment: string; version: string; outcome: string }>;
+    }>('/rollouts/history?service=releaseregistry');
+    const record = history.history.find((h) => h.toEnvironment === 'prod' && h.version === 'v0.2.0');
+    assert.ok(record, 'the promotion is in the history');
+    assert.equal(record.outcome, op.status === 'succeeded' ? 'succeeded' : 'rolled-back');
+
+    second.kill('SIGTERM');
+    await new Promise((r) => second.once('exit', r));
+  } finally {
+    await rm(repo.dir, { recursive: true, force: true });
+    await rm(staged, { recursive: true, force: true });
+  }
+});

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local.js';
-import { eventually, releaseRegistryDir, requestVia } from '../testing/fixture-repo.js';
+import { eventually, releaseRegistryDir, requestVia, stageRelease } from '../testing/fixture-repo.js';
 import { createRolloutsModule } from './module.js';
 
 const brokenDir = fileURLToPath(new URL('../../../../examples/broken-release', import.meta.url));
@@ -27,15 +27,6 @@ interface AutocannonResult {
   latency: { p99: number };
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult> & { stop?: () => void };
-
-/** A copy of the bundle's files with another version in package.json: a real, different release. */
-async function stageRelease(from: string, into: string, patch: Record<string, unknown>): Promise<string> {
-  const pkg = JSON.parse(await readFile(join(from, 'package.json'), 'utf8')) as { files?: string[] };
-  await mkdir(into, { recursive: true });
-  for (const f of pkg.files ?? []) await copy(join(from, f), join(into, f), { recursive: true });
-  await writeFile(join(into, 'package.json'), JSON.stringify({ ...pkg, ...patch }, null, 2));
-  return into;
-}
 
 describe('releases and rollouts', () => {
   let dir: string;

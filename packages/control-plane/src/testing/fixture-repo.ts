@@ -3,7 +3,7 @@
  * packages/releaseregistry) and, optionally, a fixture service, with absolute code paths.
  */
 import http from 'node:http';
-import { mkdir, mkdtemp, writeFile, chmod } from 'node:fs/promises';
+import { chmod, cp as copy, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ export interface FixtureRepo {
 }
 
 export async function createFixtureRepo(
-  options: { name?: string; envs?: Array<'dev' | 'prod'> } = {},
+  options: { name?: string; envs?: Array<'dev' | 'prod'>; rollout?: boolean } = {},
 ): Promise<FixtureRepo> {
   const dir = await mkdtemp(join(tmpdir(), `msp-repo-${options.name ?? 'test'}-`));
   await chmod(dir, 0o711);
@@ -55,7 +55,7 @@ export async function createFixtureRepo(
         `  - id: ${e}`,
         `    projectID: releaseregistry-${e}`,
         `    category: ${e === 'dev' ? 'test' : 'internal'}`,
-        '    deploy: { type: manual }',
+        `    deploy: { type: ${options.rollout ? 'rollout' : 'manual'} }`,
         `    domain: releaseregistry.${e}.t${suffix}.localhost`,
         '    healthProbes: { healthzProbes: true, timeout: 2 }',
         '    secretEnv: { RELEASE_REGISTRY_TOKEN: releaseregistry-token }',
@@ -63,6 +63,7 @@ export async function createFixtureRepo(
         '      postgreSQL:',
         '        databases: [releaseregistry]',
       ]),
+      ...(options.rollout ? ['rollout:', '  stages:', ...envs.map((e) => `    - environment: ${e}`)] : []),
       '',
     ].join('\n'),
   );
@@ -122,4 +123,17 @@ export function requestVia(
     req.on('error', reject);
     req.end(init.body);
   });
+}
+
+/** A copy of the bundle's files with another version in package.json: a real, different release. */
+export async function stageRelease(
+  from: string,
+  into: string,
+  patch: Record<string, unknown>,
+): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(from, 'package.json'), 'utf8')) as { files?: string[] };
+  await mkdir(into, { recursive: true });
+  for (const f of pkg.files ?? []) await copy(join(from, f), join(into, f), { recursive: true });
+  await writeFile(join(into, 'package.json'), JSON.stringify({ ...pkg, ...patch }, null, 2));
+  return into;
 }
