@@ -32,7 +32,7 @@ import {
 import type { Context, Hono } from 'hono';
 import { parseBody, type ApiEnv } from '../api/app.js';
 import { slugOf } from '../data-dir.js';
-import type { OperationHandler, StepContext } from '../operations/engine.js';
+import { ensureQueue, type OperationHandler, type StepContext } from '../operations/engine.js';
 import type { DeploymentSpec } from '../reconciler.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import {
@@ -547,7 +547,7 @@ async function work(ctx: FeatureContext, queue: string, fn: () => Promise<void>)
   if (!worked) workedQueues.set(ctx, (worked = new Set()));
   if (worked.has(queue)) return;
   worked.add(queue);
-  await ctx.boss.createQueue(queue);
+  await ensureQueue(ctx.boss, queue);
   await ctx.boss.work(queue, async () => fn());
 }
 

@@ -117,6 +117,11 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const deployments = new Map<string, LocalDeployment>();
   const clusters = new Map<string, PostgresCluster>();
   const stopping = new Set<string>();
+  /**
+   * Databases the watchdog keeps running: those a deploy started and whose workload runs. A stop or a restore
+   * (which stops the database on purpose, or builds a clone's) takes a deployment out until it runs again.
+   */
+  const supervisedDatabases = new Set<string>();
 
   const stateOf = (key: string) => {
     let d = deployments.get(key);
@@ -437,6 +442,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       if (!cluster) return 'no PostgreSQL in the spec';
       await store.setStatus(row.key, 'deploying', 'starting PostgreSQL');
       await cluster.ensure();
+      supervisedDatabases.add(row.key);
       await ctx.log(`PostgreSQL on port ${cluster.options.port}: ${cluster.options.databases.join(', ')}`);
       return `PostgreSQL :${cluster.options.port} (${cluster.options.databases.join(', ')})`;
     },
@@ -519,6 +525,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       return 'instances stopped';
     }
     if (step === 'database') {
+      supervisedDatabases.delete(key);
       const cluster = clusters.get(key);
       if (cluster) {
         await cluster.stop('fast');
@@ -607,9 +614,12 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       const row = await store.requireDeployment(key);
       const detail = await ensureInstances(row, row.spec as DeploymentSpec, ctx);
       refreshRoute(key);
+      // The deployment runs normally again (after an in-place restore): its database is watched again.
+      if (row.managedBy === 'repo' && (await clusters.get(key)?.isRunning())) supervisedDatabases.add(key);
       return detail;
     },
     async stopDatabase(key) {
+      supervisedDatabases.delete(key);
       const row = await store.requireDeployment(key);
       const cluster = await clusterFor(row, row.spec as DeploymentSpec);
       if (cluster && (await cluster.isRunning())) await cluster.stop('fast');
@@ -620,6 +630,35 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const revoker = setInterval(() => {
     for (const c of clusters.values()) void c.revokeExpiredCredentials().catch(() => undefined);
   }, 5000);
+
+  // The database watchdog: a PostgreSQL that died (kill -9, OOM) is started again, which runs crash recovery.
+  // Deployments with an operation in progress (a restore stops its database on purpose) are left alone.
+  let watching = false;
+  let shuttingDown = false;
+  const watchdog = setInterval(() => {
+    if (watching) return;
+    watching = true;
+    void (async () => {
+      const busy = new Set(
+        (await store.listOperations({ unfinished: true, limit: 1000 })).map((o) => o.deploymentKey),
+      );
+      for (const [key, cluster] of [...clusters]) {
+        if (shuttingDown || busy.has(key) || !supervisedDatabases.has(key) || (await cluster.isRunning()))
+          continue;
+        log(`local runtime: PostgreSQL of ${key} is not running; starting it (crash recovery)`);
+        await store.addEvent({
+          deploymentKey: key,
+          kind: 'database-restarted',
+          message: 'PostgreSQL was not running and was started again (crash recovery)',
+        });
+        await cluster.ensure();
+      }
+    })()
+      .catch((error: unknown) => log(`local runtime: database watchdog: ${String(error)}`))
+      .finally(() => {
+        watching = false;
+      });
+  }, 2000);
 
   return {
     name: 'local',
@@ -693,7 +732,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       return { pendingRequests };
     },
     async stop() {
+      shuttingDown = true;
       clearInterval(revoker);
+      clearInterval(watchdog);
       for (const s of supervisor.status()) stopping.add(s.id);
       await supervisor.stopAll({ drainMs: 5000 });
       await proxy.close();
