@@ -18,6 +18,7 @@ import {
 } from '@msp/core';
 import {
   CLEAR_RECOVERY_SQL,
+  removeWalSpool,
   postgresOsUser,
   restoreBaseBackup,
   listArchivedWal,
@@ -255,6 +256,7 @@ export async function recoverCluster(
     logFile: join(cluster.options.dir, 'run', 'postgres.log'),
   });
   for (const sql of CLEAR_RECOVERY_SQL) await cluster.query(sql);
+  await removeWalSpool(data);
   await cluster.ensure();
   const [tl] = await cluster.query<{ tl: number; at: Date }>(
     'SELECT timeline_id AS tl, now() AS at FROM pg_control_checkpoint()',

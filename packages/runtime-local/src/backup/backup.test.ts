@@ -153,6 +153,43 @@ void describe('base backups and point-in-time recovery', () => {
     await clone.stop('fast');
   });
 
+  void it('recovers through many segments with the prefetcher, and stops at a corrupt one instead of skipping it', async () => {
+    await takeBaseBackup({
+      repository: repo,
+      id: 'b3',
+      connection: tc.cluster.connectionConfig('admin', 'postgres'),
+      dataDir: join(tc.cluster.options.dir, 'data'),
+    });
+    await tc.cluster.query('CREATE TABLE many (n int)', [], 'app');
+    const segments: string[] = [];
+    for (let i = 1; i <= 8; i++) {
+      await tc.cluster.query('INSERT INTO many SELECT g FROM generate_series(1, 1000) g', [], 'app');
+      const [row] = await tc.cluster.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+      segments.push(row!.wal);
+    }
+    const archive = tc.cluster.options.archiveDir;
+    await waitFor(`${segments.at(-1)} archived`, async () =>
+      (await listArchivedWal(archive)).some((w) => w.name === segments.at(-1)),
+    );
+    const clone = await restoreInto('many', 'b3', { kind: 'latest' });
+    const [count] = await clone.query<{ n: string }>('SELECT count(*) AS n FROM many', [], 'app');
+    assert.equal(Number(count!.n), 8000);
+    await clone.stop('fast');
+
+    // Flip a byte in a segment in the middle: recovery must abort there, naming it, not end early.
+    const victim = segments[4]!;
+    const path = join(tc.cluster.options.archiveDir, `${victim}.gz`);
+    const original = await readFile(path);
+    const damaged = Buffer.from(original);
+    damaged[200] = damaged[200]! ^ 0x01;
+    await writeFile(path, damaged);
+    try {
+      await assert.rejects(restoreInto('many-corrupt', 'b3', { kind: 'latest' }), new RegExp(victim));
+    } finally {
+      await writeFile(path, original);
+    }
+  });
+
   void it('finds a flipped byte in the pack, naming the file, and refuses to restore it', async () => {
     const copyId = 'b2';
     await takeBaseBackup({

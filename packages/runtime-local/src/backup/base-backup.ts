@@ -93,6 +93,8 @@ const EMPTY_DIRS = new Set([
   'pg_snapshots',
   'pg_stat_tmp',
   'pg_subtrans',
+  // WAL segments prefetched for a recovery (fetch-wal's spool): transient, never part of a backup.
+  'msp_wal_spool',
 ]);
 /** Files never copied (PostgreSQL's own base backup skips the same). */
 const SKIP_FILES = new Set([

@@ -1,18 +1,25 @@
 #!/usr/bin/env node
 /**
- * PostgreSQL's `restore_command` for MSP restores: `node fetch-wal.js %f %p <archiveDir>`.
+ * PostgreSQL's `restore_command` for MSP restores: `node fetch-wal.js %f %p <archiveDir> [<spoolDir>]`.
  *
  * Reads `<archiveDir>/<f>.gz`, checks it against its sidecar (sha256 of the stored and of the raw bytes),
  * decompresses it to %p. A file that is not in the archive exits 1: PostgreSQL takes that as the end of
  * the archive. A corrupt file (or one without its sidecar) exits 128, which PostgreSQL treats as a hard
  * failure and aborts recovery: a restore never silently stops short at a damaged segment.
  *
+ * With a spool dir, the first segment fetched also starts a prefetcher (`--prefetch`, a detached process,
+ * like pgBackRest's asynchronous archive-get): it verifies and decompresses the segments that follow into
+ * the spool, a few ahead of recovery, while PostgreSQL replays. The restore_command line (see
+ * recovery.ts) moves a spooled segment into place with `mv` and only runs this script on a miss, so
+ * replay no longer waits for a Node start, two checksums and a gunzip per segment.
+ *
  * Runs as the PostgreSQL OS user; imports nothing but Node built-ins.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
 
@@ -55,10 +62,106 @@ export async function readArchivedWal(archiveDir: string, name: string): Promise
   return raw;
 }
 
+const SEGMENT = /^[0-9A-F]{24}$/;
+/** How many verified segments the prefetcher keeps ready ahead of recovery (16 MiB each). */
+const AHEAD = 8;
+/** The prefetcher gives up when recovery has not taken a segment for this long (target reached). */
+const IDLE_MS = 30_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The newest segment recovery fetched without the spool: the prefetcher skips what is behind it. */
+const consumedMark = (spoolDir: string) => join(spoolDir, '.consumed');
+
+async function readConsumed(spoolDir: string): Promise<string> {
+  return (await readFile(consumedMark(spoolDir), 'utf8').catch(() => '')).trim();
+}
+
+/** Verified segments waiting in the spool; stale ones (behind recovery) are removed. */
+async function spooled(spoolDir: string, consumed: string): Promise<string[]> {
+  const names = (await readdir(spoolDir).catch(() => [] as string[])).filter((n) => SEGMENT.test(n));
+  const stale = names.filter((n) => n <= consumed);
+  await Promise.all(stale.map((n) => rm(join(spoolDir, n), { force: true })));
+  return names.filter((n) => n > consumed);
+}
+
+/** The prefetcher: verified segments of `after`'s timeline, in order, into the spool, AHEAD at a time. */
+async function prefetch(archiveDir: string, spoolDir: string, after: string): Promise<void> {
+  const timeline = after.slice(0, 8);
+  let last = after;
+  let progressAt = Date.now();
+  try {
+    for (;;) {
+      const next = (await readdir(archiveDir))
+        .filter((n) => n.endsWith('.gz') && SEGMENT.test(n.slice(0, -3)) && n.startsWith(timeline))
+        .map((n) => n.slice(0, -3))
+        .filter((n) => n > last)
+        .sort();
+      if (next.length === 0) return;
+      for (const name of next) {
+        for (;;) {
+          const consumed = await readConsumed(spoolDir);
+          if (name <= consumed) break;
+          const waiting = await spooled(spoolDir, consumed);
+          if (waiting.length < AHEAD) break;
+          if (Date.now() - progressAt > IDLE_MS) return;
+          await sleep(25);
+        }
+        last = name;
+        if (name <= (await readConsumed(spoolDir))) continue;
+        // A corrupt or missing segment is not spooled: the direct fetch meets it and aborts recovery.
+        const raw = await readArchivedWal(archiveDir, name).catch(() => undefined);
+        if (!raw) return;
+        const tmp = join(spoolDir, `.${name}.tmp`);
+        await writeFile(tmp, raw, { mode: 0o600 });
+        await rename(tmp, join(spoolDir, name));
+        progressAt = Date.now();
+      }
+    }
+  } finally {
+    await rm(join(spoolDir, '.prefetch.lock'), { force: true });
+  }
+}
+
+/** Starts the prefetcher unless one runs already (a lock file holding its pid). */
+async function startPrefetch(archiveDir: string, spoolDir: string, after: string): Promise<void> {
+  const lock = join(spoolDir, '.prefetch.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(lock, 'wx', 0o600);
+      const child = spawn(
+        process.execPath,
+        [fileURLToPath(import.meta.url), '--prefetch', archiveDir, spoolDir, after],
+        { detached: true, stdio: 'ignore' },
+      );
+      child.unref();
+      await handle.writeFile(String(child.pid ?? ''));
+      await handle.close();
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return;
+      const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
+      try {
+        if (pid > 0) {
+          process.kill(pid, 0);
+          return; // alive: it is ahead of us
+        }
+      } catch {
+        // dead: take its place
+      }
+      await rm(lock, { force: true });
+    }
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [fileName, targetPath, archiveDir] = argv;
+  if (argv[0] === '--prefetch') {
+    const [, archiveDir, spoolDir, after] = argv;
+    if (archiveDir && spoolDir && after) await prefetch(archiveDir, spoolDir, after).catch(() => undefined);
+    return 0;
+  }
+  const [fileName, targetPath, archiveDir, spoolDir] = argv;
   if (fileName === undefined || targetPath === undefined || archiveDir === undefined) {
-    process.stderr.write('usage: fetch-wal <file name %f> <path %p> <archive dir>\n');
+    process.stderr.write('usage: fetch-wal <file name %f> <path %p> <archive dir> [<spool dir>]\n');
     return 2;
   }
   try {
@@ -67,6 +170,10 @@ async function main(argv: string[]): Promise<number> {
     const target = resolve(targetPath);
     await writeFile(`${target}.msp-fetch`, raw, { mode: 0o600 });
     await rename(`${target}.msp-fetch`, target);
+    if (spoolDir !== undefined && SEGMENT.test(fileName)) {
+      await writeFile(consumedMark(spoolDir), fileName).catch(() => undefined);
+      await startPrefetch(archiveDir, spoolDir, fileName).catch(() => undefined);
+    }
     return 0;
   } catch (error) {
     process.stderr.write(`fetch-wal: ${error instanceof Error ? error.message : String(error)}\n`);

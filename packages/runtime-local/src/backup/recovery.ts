@@ -3,7 +3,7 @@
  * verified WAL from the archive, the target, promote at the target), waiting for recovery to end, and
  * removing the settings afterwards. Plus the WAL archive as the repository holds it.
  */
-import { readdir, readFile, rm, stat, writeFile, appendFile, chown } from 'node:fs/promises';
+import { appendFile, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestoreTarget } from '@msp/core';
@@ -23,13 +23,33 @@ const quote = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 const shellQuote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
 const MARK = '# MSP restore: removed when recovery has finished';
 
-/** The restore_command line for an archive directory. */
-export function restoreCommand(archiveDir: string): string {
+/** Where fetch-wal's prefetcher spools verified segments during a recovery (removed afterwards). */
+export const walSpoolDir = (dataDir: string) => join(dataDir, 'msp_wal_spool');
+
+/**
+ * The restore_command line for an archive directory. With a spool dir, a segment the prefetcher already
+ * verified and decompressed is moved into place by the shell; anything else runs fetch-wal, which
+ * verifies it (and starts the prefetcher).
+ */
+export function restoreCommand(archiveDir: string, spoolDir?: string): string {
   const script = fileURLToPath(new URL('./fetch-wal.js', import.meta.url));
-  return [process.execPath, script]
-    .map((p) => shellQuote(p).replace(/%/g, '%%'))
-    .concat(['%f', '%p', shellQuote(archiveDir).replace(/%/g, '%%')])
-    .join(' ');
+  const q = (v: string) => shellQuote(v).replace(/%/g, '%%');
+  const fetch = [
+    'exec',
+    q(process.execPath),
+    q(script),
+    '%f',
+    '%p',
+    q(archiveDir),
+    ...(spoolDir ? [q(spoolDir)] : []),
+  ].join(' ');
+  if (!spoolDir) return fetch.slice('exec '.length);
+  return `f=${q(spoolDir)}/%f; if [ -f "$f" ] && mv -f "$f" "%p"; then exit 0; fi; ${fetch}`;
+}
+
+/** Removes the recovery's WAL spool (call once the server has promoted). */
+export async function removeWalSpool(dataDir: string): Promise<void> {
+  await rm(walSpoolDir(dataDir), { recursive: true, force: true });
 }
 
 /** Writes recovery.signal and the recovery settings (into postgresql.auto.conf, as pg_basebackup -R does). */
@@ -40,9 +60,12 @@ export async function writeRecoveryConfig(options: {
   owner?: { uid: number; gid: number };
 }): Promise<void> {
   const { dataDir, target } = options;
+  const spool = walSpoolDir(dataDir);
+  await mkdir(spool, { recursive: true, mode: 0o700 });
+  if (options.owner) await chown(spool, options.owner.uid, options.owner.gid);
   const lines = [
     MARK,
-    `restore_command = ${quote(restoreCommand(options.archiveDir))}`,
+    `restore_command = ${quote(restoreCommand(options.archiveDir, spool))}`,
     `recovery_target_timeline = 'latest'`,
   ];
   if (target.kind === 'time') {
