@@ -161,6 +161,8 @@ export async function createClone(deps: BackupDeps, key: string, name: string): 
     specHash: `clone-of-${row.specHash}`,
     managedBy: 'clone',
   });
+  // The clone runs the release the original runs (a rollout may have moved it past the working tree).
+  await deps.store.setTargetRelease(cloneKey, row.targetRelease);
   // The restored cluster keeps the original's role passwords: the clone must know them.
   for (const secret of ['pg-admin', 'pg-workload', 'pg-operator']) {
     const value = await deps.store.getSecret(key, secret);
