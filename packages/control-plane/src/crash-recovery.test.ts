@@ -188,12 +188,15 @@ async function readRegistryToken(domain: string): Promise<string> {
   });
 }
 
-/** MSP_RELEASE of every live process of a deployment. */
-function releasesServing(deployment: string): string[] {
-  return processesWith(`MSP_DEPLOYMENT=${deployment}`).map((pid) => {
-    const env = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
-    return env.find((e) => e.startsWith('MSP_RELEASE='))?.slice('MSP_RELEASE='.length) ?? '?';
-  });
+/**
+ * MSP_RELEASE of every live process of a deployment of this test's repo: the unique domain tells them apart
+ * from other test files' deployments of the same name running at the same time.
+ */
+function releasesServing(deployment: string, domain: string): string[] {
+  return processesWith(`MSP_DEPLOYMENT=${deployment}`)
+    .map((pid) => readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0'))
+    .filter((env) => env.includes(`EXTERNAL_DNS_NAME=${domain}`))
+    .map((env) => env.find((e) => e.startsWith('MSP_RELEASE='))?.slice('MSP_RELEASE='.length) ?? '?');
 }
 
 test('kill -9 of the control plane mid-promotion: it completes or rolls back, and prod runs what the record says', async () => {
@@ -202,6 +205,7 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
   const proxyPort = await findFreePort();
   const dataDir = join(repo.dir, '.msp');
   const staged = `${repo.dir}-v0.2.0`;
+  const prodDomain = repo.registryDomain.replace('.dev.', '.prod.');
   const api = async <T>(path: string, body?: unknown): Promise<T> => {
     const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
     const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
@@ -241,7 +245,7 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
       ],
       { timeout: 120_000 },
     );
-    assert.deepEqual(releasesServing('releaseregistry/dev'), ['v0.2.0']);
+    assert.deepEqual(releasesServing('releaseregistry/dev', repo.registryDomain), ['v0.2.0']);
 
     const promoted = await api<{ operation: { id: string } }>('/rollouts/promote', {
       service: 'releaseregistry',
@@ -250,7 +254,11 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
       const op = await api<Op>(`/operations/${promoted.operation.id}`);
       return op.steps.some((s) => s.name === 'route' && s.status === 'running') ? true : undefined;
     });
-    assert.equal(releasesServing('releaseregistry/prod').length, 2, 'both releases run during the soak');
+    assert.equal(
+      releasesServing('releaseregistry/prod', prodDomain).length,
+      2,
+      'both releases run during the soak',
+    );
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
@@ -267,7 +275,7 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
     // Completed: prod runs v0.2.0; rolled back: it runs what it ran before. Never a mix, never unrecorded.
     assert.equal(recorded, op.status === 'succeeded' ? 'v0.2.0' : 'v0.1.0', op.error);
     await eventually('exactly the recorded release to serve prod', 20_000, () => {
-      const serving = releasesServing('releaseregistry/prod');
+      const serving = releasesServing('releaseregistry/prod', prodDomain);
       return serving.length === 1 && serving[0] === recorded ? true : undefined;
     });
     const history = await api<{
