@@ -4,11 +4,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { findFreePort } from '@msp/runtime-local';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -19,31 +17,12 @@ import {
   requestVia,
   stageRelease,
 } from './testing/fixture-repo.js';
+import { mspBin, mspUpHarness, type MspUpHarness } from './testing/msp-process.js';
 
-const mspBin = fileURLToPath(new URL('../../cli/bin/msp.js', import.meta.url));
-const children: ChildProcess[] = [];
-
-function startMsp(
-  repo: string,
-  port: number,
-  proxyPort: number,
-  env: Record<string, string> = {},
-): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [mspBin, 'up', '--repo', repo, '--port', String(port), '--proxy-port', String(proxyPort)],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
-  );
-  let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  child.on('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
-      console.error(`msp up exited ${code}:\n${output}`);
-  });
-  children.push(child);
-  return child;
-}
+const harnesses: MspUpHarness[] = [];
+after(async () => {
+  for (const h of harnesses) await h.stopAll();
+});
 
 /** Live processes whose environment carries this marker (only root or the owner can read environ). */
 function processesWith(marker: string): number[] {
@@ -74,34 +53,20 @@ function postmastersOf(dataDir: string): number[] {
   return pids;
 }
 
-after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-  await Promise.all(
-    children
-      .filter((c) => c.exitCode === null && c.signalCode === null)
-      .map((c) => new Promise((r) => c.once('exit', r))),
-  );
-});
-
 test('kill -9 of the control plane mid-deployment: the restarted one completes it, no duplicates, data intact', async () => {
   const repo = await createFixtureRepo({ name: 'crash' });
   const port = await findFreePort();
   const proxyPort = await findFreePort();
   const dataDir = join(repo.dir, '.msp');
-  const api = async <T>(path: string): Promise<T> => {
-    const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
-      headers: { authorization: `Bearer ${token}` },
-    });
-    if (!res.ok) throw new Error(`${path}: ${res.status}`);
-    return (await res.json()) as T;
-  };
+  const msp = mspUpHarness({ repo: repo.dir, port, proxyPort });
+  harnesses.push(msp);
+  const api = msp.api;
   type Status = { deployments: Array<{ key: string; status: string; release: string | null }> };
   const healthy = async () =>
     (await api<Status>('/status')).deployments[0]?.status === 'healthy' ? true : undefined;
   const marker = `EXTERNAL_DNS_NAME=${repo.registryDomain}`;
   try {
-    const first = startMsp(repo.dir, port, proxyPort);
+    const first = msp.start();
     await eventually('the first control plane to deploy the registry', 120_000, healthy);
 
     // Data written before the crash.
@@ -137,10 +102,10 @@ test('kill -9 of the control plane mid-deployment: the restarted one completes i
           o.steps.some((s) => s.name === 'instances' && s.status === 'running'),
       );
     });
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    first.child.kill('SIGKILL');
+    await first.exited();
 
-    const second = startMsp(repo.dir, port, proxyPort);
+    const second = msp.start();
     const finished = await eventually('the interrupted operation to finish', 120_000, async () => {
       const o = await api<{ status: string; attempt: number; log: Array<{ message: string }> }>(
         `/operations/${op.id}`,
@@ -163,8 +128,8 @@ test('kill -9 of the control plane mid-deployment: the restarted one completes i
     const survivor = await requestVia(proxyPort, repo.registryDomain, '/v1/releases/survivor/v1.0.0');
     assert.equal(survivor.status, 200);
 
-    second.kill('SIGTERM');
-    await new Promise((r) => second.once('exit', r));
+    second.child.kill('SIGTERM');
+    await second.exited();
     assert.deepEqual(processesWith(marker), [], 'Ctrl-C / SIGTERM stops every service process');
     assert.equal(
       postmastersOf(join(dataDir, 'clusters', clusterDirs[0]!, 'data')).length,
@@ -203,19 +168,11 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
   const repo = await createFixtureRepo({ name: 'promote-crash', envs: ['dev', 'prod'], rollout: true });
   const port = await findFreePort();
   const proxyPort = await findFreePort();
-  const dataDir = join(repo.dir, '.msp');
   const staged = `${repo.dir}-v0.2.0`;
   const prodDomain = repo.registryDomain.replace('.dev.', '.prod.');
-  const api = async <T>(path: string, body?: unknown): Promise<T> => {
-    const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const msp = mspUpHarness({ repo: repo.dir, port, proxyPort });
+  harnesses.push(msp);
+  const api = msp.api;
   type Status = { deployments: Array<{ key: string; status: string }> };
   const allHealthy = async () => {
     const { deployments } = await api<Status>('/status');
@@ -224,7 +181,7 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
   type Op = { id: string; status: string; steps: Array<{ name: string; status: string }>; error?: string };
   try {
     // A long soak keeps both releases running after the switch: the crash lands in the riskiest window.
-    const first = startMsp(repo.dir, port, proxyPort, { MSP_SOAK_SECONDS: '8' });
+    const first = msp.start({ MSP_SOAK_SECONDS: '8' });
     await eventually('dev and prod to be healthy', 120_000, allHealthy);
     await stageRelease(releaseRegistryDir, staged, { version: '0.2.0' });
     await promisify(execFile)(
@@ -259,10 +216,10 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
       2,
       'both releases run during the soak',
     );
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
+    first.child.kill('SIGKILL');
+    await first.exited();
 
-    const second = startMsp(repo.dir, port, proxyPort, { MSP_SOAK_SECONDS: '1' });
+    const second = msp.start({ MSP_SOAK_SECONDS: '1' });
     const op = await eventually('the promotion to finish', 120_000, async () => {
       const o = await api<Op>(`/operations/${promoted.operation.id}`);
       return o.status === 'succeeded' || o.status === 'failed' ? o : undefined;
@@ -285,8 +242,8 @@ test('kill -9 of the control plane mid-promotion: it completes or rolls back, an
     assert.ok(record, 'the promotion is in the history');
     assert.equal(record.outcome, op.status === 'succeeded' ? 'succeeded' : 'rolled-back');
 
-    second.kill('SIGTERM');
-    await new Promise((r) => second.once('exit', r));
+    second.child.kill('SIGTERM');
+    await second.exited();
   } finally {
     await rm(repo.dir, { recursive: true, force: true });
     await rm(staged, { recursive: true, force: true });

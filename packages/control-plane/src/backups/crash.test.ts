@@ -4,19 +4,16 @@
  * window has no hole: it reaches from the first backup to the newest archived write.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local.js';
 import { createFixtureRepo, eventually } from '../testing/fixture-repo.js';
+import { mspUpHarness } from '../testing/msp-process.js';
 import { createBackupsModule } from './module.js';
 
-const mspBin = fileURLToPath(new URL('../../../cli/bin/msp.js', import.meta.url));
 const key = 'releaseregistry/dev';
 const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
@@ -129,38 +126,14 @@ test('kill -9 of PostgreSQL mid-write: committed rows survive, the next backup a
   await cp.runtime.local!.stopDatabase('releaseregistry/aftercrash');
 });
 
-function startMsp(repo: string, port: number, proxyPort: number): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    [mspBin, 'up', '--repo', repo, '--port', String(port), '--proxy-port', String(proxyPort)],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout.resume();
-  child.stderr.resume();
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
-  });
-  return child;
-}
-
 test('kill -9 of the control plane mid-backup: the backup is taken again, and restore works with no hole', async () => {
   const repo = await createFixtureRepo({ name: 'cpkill-backup' });
   cleanups.push(() => rm(repo.dir, { recursive: true, force: true }));
   const port = await findFreePort();
   const proxyPort = await findFreePort();
-  const call = async <T>(path: string, body?: unknown): Promise<T> => {
-    const token = (await readFile(join(repo.dir, '.msp', 'admin-token'), 'utf8')).trim();
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
-    return (await res.json()) as T;
-  };
+  const msp = mspUpHarness({ repo: repo.dir, port, proxyPort });
+  cleanups.push(() => msp.stopAll());
+  const call = msp.api;
   type Op = {
     id: string;
     status: string;
@@ -174,7 +147,7 @@ test('kill -9 of the control plane mid-backup: the backup is taken again, and re
       return op.status === 'succeeded' || op.status === 'failed' ? op : undefined;
     });
 
-  const first = startMsp(repo.dir, port, proxyPort);
+  const first = msp.start();
   await eventually('the registry to be healthy', 120_000, async () => {
     const s = await call<{ deployments: Array<{ status: string }> }>('/status');
     return s.deployments[0]?.status === 'healthy' ? true : undefined;
@@ -198,10 +171,10 @@ test('kill -9 of the control plane mid-backup: the backup is taken again, and re
     const op = await call<Op>(`/operations/${queued.id}`);
     return op.steps.some((s) => s.status === 'running') ? true : undefined;
   });
-  first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  first.child.kill('SIGKILL');
+  await first.exited();
 
-  startMsp(repo.dir, port, proxyPort);
+  msp.start();
   const op = await finished(queued.id);
   assert.equal(op.status, 'succeeded', op.error);
   assert.ok(op.attempt >= 2, 'the backup was resumed by the second control plane');
