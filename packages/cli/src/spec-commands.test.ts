@@ -1,26 +1,13 @@
 // The spec commands, run as a user runs them: `node packages/cli/bin/msp.js ...` in a subprocess.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { ROOT, runMsp } from './testing.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-const BIN = join(ROOT, 'packages', 'cli', 'bin', 'msp.js');
 const EXAMPLE = join(ROOT, 'examples', 'platform');
-
-function msp(args: string[], cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const msp = runMsp;
 
 async function withRepo(files: Record<string, string>, fn: (root: string) => Promise<void>): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'msp-cli-spec-'));

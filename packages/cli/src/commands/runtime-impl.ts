@@ -234,7 +234,17 @@ export async function status(opts: { repo?: string; json?: boolean }): Promise<v
 }
 
 export async function logs(target: string, env: string | undefined, opts: LogsOptions): Promise<void> {
-  if (opts.since) duration(opts.since, '--since');
+  // A duration back from now (10m) or a point in time (RFC 3339), as the API takes it.
+  if (opts.since && !(/^\d{4}-/.test(opts.since) && !Number.isNaN(Date.parse(opts.since)))) {
+    try {
+      parseDuration(opts.since);
+    } catch {
+      throw new CliError(
+        `--since takes a duration back from now (e.g. 10m, 2h) or an RFC 3339 time (e.g. 2026-11-22T10:00:00Z), not '${opts.since}'.`,
+        2,
+      );
+    }
+  }
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
   const params = new URLSearchParams();
