@@ -212,6 +212,27 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     }
   }
 
+  /**
+   * Counts a request (or an upgraded connection) in flight on a backend: what draining waits for and the
+   * pending-requests metric reads. The returned function ends it, once: true the first time, false after.
+   */
+  function track(route: Route, backend: BackendState): () => boolean {
+    backend.pending++;
+    backend.requests++;
+    route.inFlight++;
+    let done = false;
+    return () => {
+      if (done) return false;
+      done = true;
+      backend.pending--;
+      route.inFlight--;
+      if (backend.pending === 0 && (backend.drainWaiters.length > 0 || !route.backends.includes(backend))) {
+        forgetIfIdle(backend);
+      }
+      return true;
+    };
+  }
+
   /** Least pending, ties broken round-robin. */
   function pick(route: Route, exclude?: BackendState): BackendState | undefined {
     const list = route.backends;
@@ -263,19 +284,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     hostname: string,
     retried: boolean,
   ): void {
-    backend.pending++;
-    backend.requests++;
-    route.inFlight++;
-    let done = false;
-    const release = (): void => {
-      if (done) return;
-      done = true;
-      backend.pending--;
-      route.inFlight--;
-      if (backend.pending === 0 && (backend.drainWaiters.length > 0 || !route.backends.includes(backend))) {
-        forgetIfIdle(backend);
-      }
-    };
+    const release = track(route, backend);
     const withBody = hasBody(req);
     const upstream = httpRequest({
       agent,
@@ -297,9 +306,8 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
       up.on('error', () => res.destroy());
     });
     upstream.on('error', (error: NodeJS.ErrnoException) => {
-      if (done) return;
+      if (!release()) return;
       backend.errors++;
-      release();
       // Nothing reached the client yet and the request can be sent again: one retry elsewhere.
       if (!res.headersSent && !withBody && !retried && retryableCodes.has(error.code ?? '')) {
         const other = pick(route, backend);
@@ -388,17 +396,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
       );
       return;
     }
-    backend.pending++;
-    backend.requests++;
-    route.inFlight++;
-    let done = false;
-    const release = (): void => {
-      if (done) return;
-      done = true;
-      backend.pending--;
-      route.inFlight--;
-      forgetIfIdle(backend);
-    };
+    const release = track(route, backend);
     const upstream = connect(backend.port, '127.0.0.1', () => {
       let head1 = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
       const raw = req.rawHeaders;
