@@ -32,6 +32,8 @@ export interface ReleaseRegistryAppOptions {
   readonly log?: (line: string) => void;
   /** Replaces the PostgreSQL store (tests). */
   readonly store?: ReleaseStore;
+  /** When set, every response says which release of the registry answered (`Release-Registry-Version`). */
+  readonly version?: string;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -74,6 +76,14 @@ export function createReleaseRegistryApp(options: ReleaseRegistryAppOptions): Ho
   const { token, diagnosticsSecret, log } = options;
   const logError = log ?? ((line: string) => console.error(line));
   const app = new Hono();
+
+  if (options.version) {
+    const version = options.version;
+    app.use(async (c, next) => {
+      await next();
+      c.res.headers.set('Release-Registry-Version', version);
+    });
+  }
 
   if (log) {
     app.use(async (c, next) => {

@@ -144,6 +144,8 @@ void describe('node dist/main.js', () => {
       401,
     );
     const healthy = await fetch(`${base}/-/healthz`, { headers: { authorization: `Bearer ${SECRET}` } });
+    // Every answer says which release of the registry gave it (the version of its package.json).
+    assert.match(healthy.headers.get('release-registry-version') ?? '', /^v\d+\.\d+\.\d+/);
     assert.equal(healthy.status, 200);
 
     const body = JSON.stringify({ name: 'releaseregistry', version: 'v1.0.0', git_sha: 'abc1234' });

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -72,6 +73,7 @@ export async function startReleaseRegistryServer(
     token: config.token,
     diagnosticsSecret: config.diagnosticsSecret,
     log,
+    version: await ownVersion(),
   });
   const listener = getRequestListener(app.fetch);
   // The listener handles its own errors (the app answers them); nothing to await per request here.
@@ -110,4 +112,16 @@ export async function startReleaseRegistryServer(
       return closing;
     },
   };
+}
+
+/** The version in the package.json next to the running code: a release bundle carries its own. */
+async function ownVersion(): Promise<string | undefined> {
+  try {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ? `v${pkg.version.replace(/^v/, '')}` : undefined;
+  } catch {
+    return undefined;
+  }
 }

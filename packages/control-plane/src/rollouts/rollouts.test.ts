@@ -135,8 +135,12 @@ describe('releases and rollouts', () => {
     assert.deepEqual(await releaseOf('releaseregistry/dev'), ['v0.2.0']);
     assert.ok(Date.now() - started < 30_000);
     assert.deepEqual(await releaseOf('releaseregistry/prod'), ['v0.1.0']);
+    // What answers through the proxy is the new release in dev and still the old one in prod.
     const viaProxy = await requestVia(proxyPort, domain('dev'), '/v1/releases');
     assert.equal(viaProxy.status, 200);
+    assert.equal(viaProxy.headers['release-registry-version'], 'v0.2.0');
+    const prodAnswer = await requestVia(proxyPort, domain('prod'), '/v1/releases');
+    assert.equal(prodAnswer.headers['release-registry-version'], 'v0.1.0');
     // the embedded registry is public for reads at /registry, outside the API's bearer auth
     const listed = await fetch(`${cp.url}/registry/v1/releases/releaseregistry`);
     assert.equal(listed.status, 200);
@@ -174,6 +178,8 @@ describe('releases and rollouts', () => {
     assert.equal(result.timeouts, 0, 'timeouts');
     assert.equal(result.non2xx, 0, 'non-2xx responses');
     assert.deepEqual(await releaseOf('releaseregistry/prod'), ['v0.2.0']);
+    const answer = await requestVia(proxyPort, domain('prod'), '/v1/releases');
+    assert.equal(answer.headers['release-registry-version'], 'v0.2.0');
   });
 
   test('history shows the delivery and the promotion with who and when; notifications were recorded', async () => {

@@ -100,7 +100,7 @@ export function requestVia(
   host: string,
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; text: string; json<T = unknown>(): T }> {
+): Promise<{ status: number; text: string; headers: http.IncomingHttpHeaders; json<T = unknown>(): T }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -115,7 +115,12 @@ export function requestVia(
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode ?? 0, text, json: <T>() => JSON.parse(text) as T });
+          resolve({
+            status: res.statusCode ?? 0,
+            text,
+            headers: res.headers,
+            json: <T>() => JSON.parse(text) as T,
+          });
         });
         res.on('error', reject);
       },
