@@ -16,7 +16,13 @@ export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js'
 export { eventually, requestVia, createFixtureRepo } from './testing/fixture-repo.js';
 export { generateSecret } from './secrets.js';
 export { createLocalRuntime, hostnamesOf, type LocalRuntimeOptions } from './targets/local.js';
-export type { RuntimeTarget, DeploymentRuntimeStatus, LocalResources, LocalPaths } from './runtime-port.js';
+export type {
+  RuntimeTarget,
+  DeploymentRuntimeStatus,
+  LocalResources,
+  LocalPaths,
+  TemporaryDbAccess,
+} from './runtime-port.js';
 export { dataDirOf, slugOf, type DataDir } from './data-dir.js';
 export type { DeploymentSpec } from './reconciler.js';
 export { defaultModules } from './modules.js';

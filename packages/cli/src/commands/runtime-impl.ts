@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDuration } from '@msp/core';
+import type { TemporaryDbAccess } from '@msp/control-plane';
 import { CliError, printJson } from '../cli-support.js';
 import { connect } from '../client.js';
 import { resolveKey } from '../deployment-key.js';
@@ -276,15 +277,6 @@ export async function logs(target: string, env: string | undefined, opts: LogsOp
   }
 }
 
-interface DbAccess {
-  user: string;
-  password: string;
-  host: string;
-  port: number;
-  databases: string[];
-  validUntil?: string;
-}
-
 export async function pgConnect(
   target: string,
   env: string | undefined,
@@ -293,7 +285,7 @@ export async function pgConnect(
   const timeoutMs = duration(opts.sessionTimeout === '0' ? '0s' : opts.sessionTimeout, '--session-timeout');
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
-  const access = await client.post<DbAccess>('/pg/connect', {
+  const access = await client.post<TemporaryDbAccess>('/pg/connect', {
     deployment: key,
     access: opts.writeAccess ? 'write' : 'read',
     sessionTimeoutSeconds: Math.round(timeoutMs / 1000),

@@ -57,7 +57,7 @@ import {
   type RestorePlan,
 } from './restore.js';
 import { backupBody, deploymentBody, restoreBody } from './schemas.js';
-import { createBackupStore, type BackupStore } from './store.js';
+import { createBackupStore } from './store.js';
 
 export const BACKUP_KINDS_OF_OPERATION = [
   'backup',
@@ -609,10 +609,6 @@ async function archiverOf(deps: BackupDeps, key: string): Promise<ArchiverStatus
   }
 }
 
-function backupView(b: Awaited<ReturnType<BackupStore['get']>>) {
-  return b;
-}
-
 function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
   const { backups } = deps;
   api.get('/backups', async (c) => {
@@ -627,7 +623,7 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
     ]);
     const { segments, ...rest } = health;
     void segments;
-    return c.json({ deployment: key, ...rest, archiver, drills, backups: rows.map(backupView) });
+    return c.json({ deployment: key, ...rest, archiver, drills, backups: rows });
   });
   api.post('/backups', async (c) => {
     const body = await parseBody(c, backupBody);
@@ -642,28 +638,22 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
     });
     return c.json(op, 202);
   });
-  api.post('/backups/retention', async (c) => {
-    const body = await parseBody(c, deploymentBody);
-    await deps.store.requireDeployment(body.deployment);
-    const op = await ctx.engine.enqueue({
-      kind: 'retention',
-      deploymentKey: body.deployment,
-      reason: 'retention on request',
-      createdBy: c.get('principal').name,
+  for (const [path, kind, reason] of [
+    ['/backups/retention', 'retention', 'retention on request'],
+    ['/backups/drills', 'restore-drill', 'restore drill on request'],
+  ] as const) {
+    api.post(path, async (c) => {
+      const body = await parseBody(c, deploymentBody);
+      await deps.store.requireDeployment(body.deployment);
+      const op = await ctx.engine.enqueue({
+        kind,
+        deploymentKey: body.deployment,
+        reason,
+        createdBy: c.get('principal').name,
+      });
+      return c.json(op, 202);
     });
-    return c.json(op, 202);
-  });
-  api.post('/backups/drills', async (c) => {
-    const body = await parseBody(c, deploymentBody);
-    await deps.store.requireDeployment(body.deployment);
-    const op = await ctx.engine.enqueue({
-      kind: 'restore-drill',
-      deploymentKey: body.deployment,
-      reason: 'restore drill on request',
-      createdBy: c.get('principal').name,
-    });
-    return c.json(op, 202);
-  });
+  }
   api.get('/backups/:id', async (c) => {
     const b = await backups.get(c.req.param('id'));
     if (!b) throw new NotFoundError(`No backup ${c.req.param('id')}; see \`msp backup list\`.`);

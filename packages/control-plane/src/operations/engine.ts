@@ -42,9 +42,6 @@ export interface OperationHandler {
   onFinished?(op: Operation): Promise<void>;
 }
 
-/** @deprecated name kept for the runtime port: a handler of the runtime's own kinds. */
-export type OperationExecutor = OperationHandler;
-
 export interface OperationEngine {
   start(): Promise<void>;
   stop(): Promise<void>;
