@@ -203,8 +203,8 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       await boss.sendAfter(OPERATIONS_QUEUE, { id }, {}, leaseSeconds).catch(() => undefined);
     } finally {
       lease.stop();
-      active.delete(id);
       await store.releaseLease(id, owner).catch(() => undefined);
+      active.delete(id);
     }
   }
 
