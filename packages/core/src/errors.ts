@@ -97,3 +97,39 @@ export function exitCodeOf(error: unknown): 1 | 2 {
 export function isMspError(error: unknown): error is MspError {
   return error instanceof MspError;
 }
+
+/** What is recorded of an error that ended something (a failed step): its message, code and retryability. */
+export interface ErrorFacts {
+  readonly message: string;
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+}
+
+// Node's errno codes for a peer that is not there right now.
+const transientSystemCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+/**
+ * The facts of any thrown value: an MspError says its own code and retryability; a connection failure
+ * (Node's errno codes, PostgreSQL's connection, resource and serialization classes 08, 40, 53, 57P)
+ * or a timeout is unavailable and retryable; anything else is internal and not retryable.
+ */
+export function classifyError(error: unknown): ErrorFacts {
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof MspError) return { message, code: error.code, retryable: error.retryable };
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = error instanceof Error ? error.name : '';
+  const transient =
+    name === 'TimeoutError' ||
+    (typeof code === 'string' && (transientSystemCodes.has(code) || /^(08|40|53|57P)/.test(code)));
+  return transient
+    ? { message, code: ErrorCode.Unavailable, retryable: true }
+    : { message, code: ErrorCode.Internal, retryable: false };
+}

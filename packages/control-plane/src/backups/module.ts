@@ -306,6 +306,7 @@ export function createBackupsHandler(deps: BackupDeps): OperationHandler {
           );
           await local.startWorkload(key, {
             operation: op,
+            signal: new AbortController().signal, // after the operation: no lease to lose
             log: (m, level) => deps.store.appendLog(op.id, level ?? 'info', m),
             setResult: () => undefined,
           });

@@ -1,14 +1,17 @@
 /**
  * The operation engine: operations are rows in the state store, executed by workers fed from a pg-boss
- * queue. A worker holds a lease on the operation while it runs and renews it; a control plane that dies
- * leaves an expired lease, and whoever starts next resumes the operation at its first unfinished step
- * (steps are idempotent). Several control planes over one database share the queue.
+ * queue. A worker holds a lease on the operation while it runs and renews it (lease.ts); a control plane
+ * that dies or is paused leaves an expired lease, and another one (each sweeps for expired leases) or the
+ * next to start resumes the operation at its first unfinished step (steps are idempotent). One that lost its
+ * lease stops at once: the step's signal aborts, and its checkpoint writes are refused. Several control
+ * planes over one database share the queue.
  */
 import { randomUUID } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import {
   InputError,
   beginStep,
+  classifyError,
   completeStep,
   failStep,
   finish,
@@ -19,11 +22,18 @@ import {
   type OperationKind,
 } from '@msp/core';
 import type { StateStore } from '../state/store.js';
+import { LeaseLostError, holdLease, untilAborted } from './lease.js';
 
 export const OPERATIONS_QUEUE = 'msp-operations';
 
 export interface StepContext {
   readonly operation: Operation;
+  /**
+   * Aborts when this control plane loses the operation's lease (the reason is a LeaseLostError): a step
+   * that waits or polls passes it on or checks it, and stops. The engine stops waiting for the step then.
+   */
+  readonly signal: AbortSignal;
+  /** Appends to the operation's log; throws the lease's LeaseLostError once the lease is lost. */
   log(message: string, level?: 'info' | 'warn' | 'error'): Promise<void>;
   /** Merges into the operation's result (e.g. the id of the backup it took); saved with the step. */
   setResult(values: Record<string, unknown>): void;
@@ -67,7 +77,11 @@ export interface EngineOptions {
   owner?: string;
   concurrency?: number;
   leaseSeconds?: number;
+  /** How often a running operation's lease is renewed: a third of the lease unless said otherwise. */
+  renewEveryMs?: number;
   now?: () => Date;
+  /** The process log (a lost lease is reported there); console.log unless given. */
+  log?: (line: string) => void;
 }
 
 /**
@@ -110,8 +124,10 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
   const owner = options.owner ?? `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
   const leaseSeconds = options.leaseSeconds ?? 10;
   const now = options.now ?? (() => new Date());
+  const log = options.log ?? ((line: string) => console.log(line));
   const active = new Set<string>();
   const workerIds: string[] = [];
+  let sweeper: NodeJS.Timeout | undefined;
   let stopping = false;
 
   async function run(id: string): Promise<void> {
@@ -126,49 +142,76 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       return;
     }
     active.add(id);
-    const heartbeat = setInterval(
-      () => {
-        store.renewLease(id, owner, leaseSeconds).catch(() => undefined);
-      },
-      (leaseSeconds * 1000) / 3,
-    );
-    const handler = handlerOf(op.kind);
+    const lease = holdLease({
+      operationId: id,
+      owner,
+      leaseSeconds,
+      ...(options.renewEveryMs === undefined ? {} : { renewEveryMs: options.renewEveryMs }),
+      renew: () => store.renewLease(id, owner, leaseSeconds),
+    });
+    const { signal } = lease;
     let result: Record<string, unknown> | undefined = op.result ? { ...op.result } : undefined;
     const ctx = (o: Operation): StepContext => ({
       operation: o,
-      log: (message, level = 'info') => store.appendLog(id, level, message),
+      signal,
+      log: async (message, level = 'info') => {
+        signal.throwIfAborted();
+        await store.appendLog(id, level, message);
+      },
       setResult: (values) => {
         result = { ...(result ?? {}), ...values };
       },
     });
     const withResult = (o: Operation): Operation => (result ? { ...o, result } : o);
+    // A checkpoint: refused by the store (LeaseLostError) when another control plane holds the lease now.
+    const save = async (o: Operation): Promise<void> => {
+      signal.throwIfAborted();
+      await store.saveOperation(o, owner);
+    };
     try {
+      const handler = handlerOf(op.kind);
       if (op.attempt > 1) await store.appendLog(id, 'warn', `resumed (attempt ${op.attempt}) by ${owner}`);
       for (let step = nextStep(op); step && !stopping; step = nextStep(op)) {
         op = beginStep(op, step.name, now());
-        await store.saveOperation(op);
+        await save(op);
+        let detail: string | void;
         try {
-          const detail = await handler.runStep(step.name, ctx(op));
-          op = withResult(completeStep(op, step.name, now(), detail ?? undefined));
-          await store.saveOperation(op);
+          detail = await untilAborted(handler.runStep(step.name, ctx(op)), signal);
         } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          await store.appendLog(id, 'error', `${step.name}: ${message}`);
-          op = withResult(failStep(op, step.name, now(), message));
-          await store.saveOperation(op);
+          if (signal.aborted) throw signal.reason; // the lease is lost: not a failure of the step
+          const facts = classifyError(error);
+          await store.appendLog(id, 'error', `${step.name}: ${facts.message}`);
+          op = withResult(failStep(op, step.name, now(), facts.message, facts));
+          await save(op);
           break;
         }
+        op = withResult(completeStep(op, step.name, now(), detail ?? undefined));
+        await save(op);
       }
       if (!stopping || op.status === 'failed') {
         op = finish(op, now());
-        await store.saveOperation(op);
+        await save(op);
         await store.appendLog(id, op.status === 'failed' ? 'error' : 'info', `operation ${op.status}`);
         await handler.onFinished?.(op);
       }
+    } catch (error) {
+      if (!(error instanceof LeaseLostError)) throw error;
+      // Fenced off: nothing more is written but this line; whoever holds the lease carries on. Should
+      // nobody hold it (the renewal failed), look again once it has run out.
+      log(`operations: ${error.message}`);
+      await store.appendLog(id, 'warn', error.message).catch(() => undefined);
+      await boss.sendAfter(OPERATIONS_QUEUE, { id }, {}, leaseSeconds).catch(() => undefined);
     } finally {
-      clearInterval(heartbeat);
-      active.delete(id);
+      lease.stop();
       await store.releaseLease(id, owner).catch(() => undefined);
+      active.delete(id);
+    }
+  }
+
+  // Another control plane died or is paused holding a lease: take its operations over once the lease ran out.
+  async function sweep(): Promise<void> {
+    for (const id of await store.listExpiredLeases()) {
+      if (!active.has(id)) await boss.send(OPERATIONS_QUEUE, { id });
     }
   }
 
@@ -186,9 +229,13 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       for (const op of await store.listOperations({ unfinished: true, limit: 1000 })) {
         await boss.send(OPERATIONS_QUEUE, { id: op.id });
       }
+      sweeper = setInterval(() => {
+        sweep().catch((e: unknown) => log(`operations: looking for expired leases: ${String(e)}`));
+      }, leaseSeconds * 1000);
     },
     async stop() {
       stopping = true;
+      clearInterval(sweeper);
       await boss.offWork(OPERATIONS_QUEUE).catch(() => undefined);
     },
     async enqueue(request) {

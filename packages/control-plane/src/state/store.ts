@@ -1,12 +1,14 @@
 /**
- * The control plane's state store: deployments, operations with their steps and logs, secrets, tokens and
- * events, in PostgreSQL. All SQL lives here; callers get plain objects.
+ * The control plane's state store: deployments, operations with their steps and logs (operation-store.ts),
+ * secrets, tokens and events, in PostgreSQL. All SQL lives here; callers get plain objects.
  */
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { Operation, OperationKind, OperationStep } from '@msp/core';
-import { ConflictError, NotFoundError } from '@msp/core';
+import { NotFoundError } from '@msp/core';
 import type { SecretBox } from '../secrets.js';
+import { createOperationStore, type OperationStore } from './operation-store.js';
+
+export type { OperationLogLine, OperationStore } from './operation-store.js';
 
 export interface DeploymentRow {
   key: string;
@@ -46,12 +48,6 @@ export interface EventRow {
   data: Record<string, unknown>;
 }
 
-export interface OperationLogLine {
-  at: string;
-  level: string;
-  message: string;
-}
-
 interface Queryable {
   query: Pool['query'];
 }
@@ -81,30 +77,11 @@ function toDeployment(r: Record<string, unknown>): DeploymentRow {
   };
 }
 
-function toOperation(r: Record<string, unknown>): Operation {
-  return {
-    id: r.id as string,
-    kind: r.kind as OperationKind,
-    deploymentKey: r.deployment_key as string,
-    status: r.status as Operation['status'],
-    steps: r.steps as OperationStep[],
-    reason: r.reason as string,
-    createdBy: r.created_by as string,
-    createdAt: iso(r.created_at),
-    ...(r.started_at ? { startedAt: iso(r.started_at) } : {}),
-    ...(r.finished_at ? { finishedAt: iso(r.finished_at) } : {}),
-    ...(r.error ? { error: r.error as string } : {}),
-    attempt: r.attempt as number,
-    input: (r.input as Record<string, unknown> | null) ?? {},
-    ...(r.result ? { result: r.result as Record<string, unknown> } : {}),
-  };
-}
-
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-export interface StateStore {
+export interface StateStore extends OperationStore {
   readonly pool: Pool;
   // deployments
   upsertDeployment(d: {
@@ -127,20 +104,6 @@ export interface StateStore {
   setPorts(key: string, ports: Record<string, number>): Promise<void>;
   addRestart(key: string): Promise<void>;
   removeDeployment(key: string): Promise<void>;
-  // operations
-  createOperation(op: Operation): Promise<Operation>;
-  getOperation(id: string): Promise<Operation | undefined>;
-  listOperations(filter?: {
-    deploymentKey?: string;
-    limit?: number;
-    unfinished?: boolean;
-  }): Promise<Operation[]>;
-  saveOperation(op: Operation): Promise<void>;
-  acquireLease(id: string, owner: string, seconds: number): Promise<Operation | undefined>;
-  renewLease(id: string, owner: string, seconds: number): Promise<boolean>;
-  releaseLease(id: string, owner: string): Promise<void>;
-  appendLog(id: string, level: 'info' | 'warn' | 'error', message: string): Promise<void>;
-  readLog(id: string): Promise<OperationLogLine[]>;
   // secrets
   getSecret(scope: string, name: string): Promise<string | undefined>;
   putSecret(scope: string, name: string, value: string): Promise<void>;
@@ -169,6 +132,7 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
 
   const store: StateStore = {
     pool,
+    ...createOperationStore(pool),
     async upsertDeployment(d) {
       const row = await one(
         `insert into deployments (key, kind, service, environment, instance, spec, spec_hash, managed_by)
@@ -236,104 +200,6 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
     },
     async removeDeployment(key) {
       await q.query('delete from deployments where key = $1', [key]);
-    },
-
-    async createOperation(op) {
-      try {
-        const row = await one(
-          `insert into operations (id, kind, deployment_key, status, steps, reason, created_by, attempt, input)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,
-          [
-            op.id,
-            op.kind,
-            op.deploymentKey,
-            op.status,
-            JSON.stringify(op.steps),
-            op.reason,
-            op.createdBy,
-            op.attempt,
-            JSON.stringify(op.input),
-          ],
-        );
-        return toOperation(row!);
-      } catch (error) {
-        if ((error as { code?: string }).code === '23505') {
-          throw new ConflictError(
-            `Deployment '${op.deploymentKey}' already has an operation in progress; wait for it (\`msp operations list\`).`,
-            { cause: error },
-          );
-        }
-        throw error;
-      }
-    },
-    async getOperation(id) {
-      if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
-      const row = await one('select * from operations where id = $1', [id]);
-      return row ? toOperation(row) : undefined;
-    },
-    async listOperations(filter = {}) {
-      const rows = await all(
-        `select * from operations
-         where ($1::text is null or deployment_key = $1)
-           and (not $2 or status in ('queued', 'running'))
-         order by created_at desc limit $3`,
-        [filter.deploymentKey ?? null, filter.unfinished ?? false, filter.limit ?? 100],
-      );
-      return rows.map(toOperation);
-    },
-    async saveOperation(op) {
-      await q.query(
-        `update operations set status = $2, steps = $3, started_at = $4, finished_at = $5, error = $6, attempt = $7,
-           result = $8
-         where id = $1`,
-        [
-          op.id,
-          op.status,
-          JSON.stringify(op.steps),
-          op.startedAt ?? null,
-          op.finishedAt ?? null,
-          op.error ?? null,
-          op.attempt,
-          op.result ? JSON.stringify(op.result) : null,
-        ],
-      );
-    },
-    async acquireLease(id, owner, seconds) {
-      const row = await one(
-        `update operations set lease_owner = $2, lease_expires_at = now() + make_interval(secs => $3),
-           attempt = attempt + 1
-         where id = $1 and status in ('queued', 'running')
-           and (lease_owner is null or lease_owner = $2 or lease_expires_at < now())
-         returning *`,
-        [id, owner, seconds],
-      );
-      return row ? toOperation(row) : undefined;
-    },
-    async renewLease(id, owner, seconds) {
-      const r = await q.query(
-        `update operations set lease_expires_at = now() + make_interval(secs => $3)
-         where id = $1 and lease_owner = $2`,
-        [id, owner, seconds],
-      );
-      return (r.rowCount ?? 0) > 0;
-    },
-    async releaseLease(id, owner) {
-      await q.query(
-        'update operations set lease_owner = null, lease_expires_at = null where id = $1 and lease_owner = $2',
-        [id, owner],
-      );
-    },
-    async appendLog(id, level, message) {
-      await q.query('insert into operation_logs (operation_id, level, message) values ($1, $2, $3)', [
-        id,
-        level,
-        message,
-      ]);
-    },
-    async readLog(id) {
-      return (
-        await all('select at, level, message from operation_logs where operation_id = $1 order by id', [id])
-      ).map((r) => ({ at: iso(r.at), level: r.level as string, message: r.message as string }));
     },
 
     async getSecret(scope, name) {

@@ -3,6 +3,8 @@
  * order; each step is idempotent and its completion is checkpointed, so a control plane that dies
  * mid-operation resumes at the first step that did not succeed. This module is pure: data and transitions.
  */
+import type { ErrorCode } from '../errors.js';
+
 export const OperationKind = {
   Deploy: 'deploy',
   Stop: 'stop',
@@ -37,6 +39,10 @@ export interface Operation {
   readonly startedAt?: string;
   readonly finishedAt?: string;
   readonly error?: string;
+  /** The code of the error that failed it (errors.ts), when it failed. */
+  readonly errorCode?: ErrorCode;
+  /** Whether running it again can help (the error was transient), when it failed. */
+  readonly retryable?: boolean;
   readonly attempt: number;
   /** What the operation was asked to do (a backup's reason, a restore's target, a release version). */
   readonly input: Readonly<Record<string, unknown>>;
@@ -94,11 +100,19 @@ export function completeStep<T extends Operation>(op: T, name: string, now: Date
   };
 }
 
-export function failStep<T extends Operation>(op: T, name: string, now: Date, error: string): T {
+/** Fails the step and the operation; `facts` (from `classifyError`) say what kind of error it was. */
+export function failStep<T extends Operation>(
+  op: T,
+  name: string,
+  now: Date,
+  error: string,
+  facts?: { readonly code: ErrorCode; readonly retryable: boolean },
+): T {
   return {
     ...op,
     status: 'failed',
     error,
+    ...(facts ? { errorCode: facts.code, retryable: facts.retryable } : {}),
     finishedAt: now.toISOString(),
     steps: replaceStep(op.steps, name, (s) => ({
       ...s,

@@ -1,0 +1,307 @@
+/**
+ * Leases that fence, over one real PostgreSQL state database and real pg-boss queues: two control planes
+ * (each its own pool, job queue client and operation engine, with its own owner name) share the state.
+ * A paused one's late checkpoint is refused and logged while the new owner's checkpoints stay; a running
+ * one whose lease is taken aborts its step at once; a failed step keeps its error code and retryability.
+ */
+import { after, afterEach, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { UnavailableError, type Operation } from '@msp/core';
+import { findFreePort, startTestCluster, type TestCluster } from '@msp/runtime-local';
+import { createSecretBox } from '../secrets.js';
+import { startControlPlane, type ControlPlane } from '../server.js';
+import { migrateState } from '../state/migrate.js';
+import { createStateStore, type StateStore } from '../state/store.js';
+import { createLocalRuntime } from '../targets/local.js';
+import { createFixtureRepo, eventually, type FixtureRepo } from '../testing/fixture-repo.js';
+import {
+  OPERATIONS_QUEUE,
+  createOperationEngine,
+  type OperationEngine,
+  type OperationHandler,
+} from './engine.js';
+import { LeaseLostError } from './lease.js';
+
+const migrationsDir = fileURLToPath(new URL('../../src/state/migrations/', import.meta.url));
+const LEASE_SECONDS = 2;
+
+let db: TestCluster;
+let url: string;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+before(async () => {
+  db = await startTestCluster({ databases: ['msp'], name: 'lease' });
+  url = db.connectionString('admin', 'msp');
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  await migrateState(pool, migrationsDir);
+  await pool.end();
+});
+
+// Each test's control planes stop with it: the next one's operations are not offered to them.
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
+});
+after(async () => {
+  await db?.cleanup();
+});
+
+interface Plane {
+  owner: string;
+  store: StateStore;
+  boss: PgBoss;
+  engine: OperationEngine;
+  /** What the control plane wrote to its process log. */
+  lines: string[];
+}
+
+async function startPlane(owner: string, handler: OperationHandler, renewEveryMs?: number): Promise<Plane> {
+  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  pool.on('error', () => undefined);
+  cleanups.push(() => pool.end());
+  const store = createStateStore(pool, createSecretBox(randomBytes(32)));
+  const boss = new PgBoss({ connectionString: url, max: 3, schema: 'pgboss' });
+  boss.on('error', () => undefined);
+  await boss.start();
+  cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5000 }));
+  const lines: string[] = [];
+  const engine = createOperationEngine({
+    store,
+    boss,
+    handlers: [handler],
+    owner,
+    leaseSeconds: LEASE_SECONDS,
+    ...(renewEveryMs === undefined ? {} : { renewEveryMs }),
+    log: (line) => lines.push(line),
+  });
+  await engine.start();
+  cleanups.push(() => engine.stop());
+  return { owner, store, boss, engine, lines };
+}
+
+function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+const stepsOf = (op: Operation | undefined) =>
+  op?.steps.map((s) => `${s.name}:${s.status}:${s.detail ?? ''}`);
+
+test('a control plane paused past its lease: the other takes over and completes, the late checkpoint is refused and logged', async () => {
+  const kind = 'lease-paused';
+  const steps = ['one', 'two', 'three'];
+  const inStepTwo = deferred();
+  const wakeUp = deferred();
+  // cp-a's step two blocks (the process is paused) and then finishes as if nothing happened.
+  const a = await startPlane(
+    'cp-a',
+    {
+      kinds: [kind],
+      steps: () => steps,
+      async runStep(step) {
+        if (step === 'two') {
+          inStepTwo.resolve();
+          await wakeUp.promise;
+        }
+        return `${step} by cp-a`;
+      },
+    },
+    3_600_000, // paused: its heartbeat never renews the lease
+  );
+  const op = await a.engine.enqueue({
+    kind,
+    deploymentKey: 'lease/paused',
+    reason: 'test',
+    createdBy: 'test',
+  });
+  await inStepTwo.promise;
+  // Paused means it takes no jobs either.
+  await a.boss.offWork(OPERATIONS_QUEUE);
+
+  const b = await startPlane('cp-b', {
+    kinds: [kind],
+    steps: () => steps,
+    runStep: (step) => Promise.resolve(`${step} by cp-b`),
+  });
+  const done = await b.engine.waitFor(op.id, 30_000);
+  assert.equal(done?.status, 'succeeded', 'cp-b completes the operation once cp-a’s lease ran out');
+  assert.deepEqual(stepsOf(done), [
+    'one:succeeded:one by cp-a',
+    'two:succeeded:two by cp-b',
+    'three:succeeded:three by cp-b',
+  ]);
+  assert.equal(done?.attempt, 2);
+  await eventually('cp-b to release the lease', 5000, () =>
+    b.engine.running().length === 0 ? true : undefined,
+  );
+
+  // cp-a wakes up: its step two returns and it writes the checkpoint of a lease it no longer holds.
+  wakeUp.resolve();
+  const refusal = await eventually('cp-a to log the refused checkpoint', 10_000, () =>
+    a.lines.find((l) => l.includes(op.id)),
+  );
+  assert.match(refusal, /^operations: Control plane cp-a lost its lease on operation /);
+  assert.match(
+    refusal,
+    /its checkpoint of attempt 1 was refused: attempt 2 holds no lease and the operation is succeeded/,
+  );
+  await eventually('cp-a to stop running it', 5000, () =>
+    a.engine.running().length === 0 ? true : undefined,
+  );
+
+  // The new owner's checkpoints are intact; the refusal is in the operation's log for whoever reads it.
+  const now = await b.store.getOperation(op.id);
+  assert.deepEqual(now, done);
+  const log = await b.store.readLog(op.id);
+  assert.ok(log.some((l) => l.level === 'warn' && l.message === 'resumed (attempt 2) by cp-b'));
+  const warned = log.find((l) => l.message.startsWith('Control plane cp-a lost its lease'));
+  assert.equal(warned?.level, 'warn');
+  assert.ok(log.indexOf(warned) > log.findIndex((l) => l.message === 'operation succeeded'));
+
+  // The store refuses it whatever the engine thinks: a direct write as cp-a is a typed LeaseLostError.
+  await assert.rejects(
+    a.store.saveOperation({ ...done, status: 'failed', attempt: 1 }, 'cp-a'),
+    (e: unknown) => e instanceof LeaseLostError && e.code === 'conflict' && e.owner === 'cp-a',
+  );
+  assert.deepEqual(await b.store.getOperation(op.id), done);
+});
+
+test('a running step whose lease is taken over is aborted through its signal at once, and nothing more is written', async () => {
+  const kind = 'lease-taken';
+  const inWait = deferred();
+  const reasons: unknown[] = [];
+  const a = await startPlane('cp-c', {
+    kinds: [kind],
+    steps: () => ['prepare', 'wait', 'record'],
+    async runStep(step, ctx) {
+      if (step !== 'wait' || ctx.operation.attempt > 1) return `${step} done`;
+      inWait.resolve();
+      // A step that polls something slow, observing the signal.
+      try {
+        for (;;) await sleep(200, undefined, { signal: ctx.signal });
+      } catch (error) {
+        reasons.push(ctx.signal.reason);
+        throw error;
+      }
+    },
+  });
+  const op = await a.engine.enqueue({
+    kind,
+    deploymentKey: 'lease/taken',
+    reason: 'test',
+    createdBy: 'test',
+  });
+  await inWait.promise;
+  const before = await a.store.getOperation(op.id);
+  assert.deepEqual(stepsOf(before), ['prepare:succeeded:prepare done', 'wait:running:', 'record:pending:']);
+
+  // cp-c's renewals were slow and its lease ran out; cp-d takes it over (as its engine would).
+  const d = createStateStore(
+    new pg.Pool({ connectionString: url, max: 1 }),
+    createSecretBox(randomBytes(32)),
+  );
+  cleanups.push(() => d.pool.end());
+  const takenAt = await eventually('cp-d to take the lease', 5000, async () => {
+    await d.pool.query(`update operations set lease_expires_at = now() - interval '1 second' where id = $1`, [
+      op.id,
+    ]);
+    return (await d.acquireLease(op.id, 'cp-d', LEASE_SECONDS)) ? Date.now() : undefined;
+  });
+
+  const line = await eventually('cp-c to stop', 5000, () => a.lines.find((l) => l.includes(op.id)));
+  const abortedAfter = Date.now() - takenAt;
+  assert.ok(abortedAfter < LEASE_SECONDS * 1000, `aborted ${abortedAfter} ms after the takeover`);
+  assert.match(
+    line,
+    /Control plane cp-c lost its lease on operation .*: another control plane took the lease over/,
+  );
+  assert.equal(reasons.length, 1);
+  assert.ok(reasons[0] instanceof LeaseLostError, 'the step sees why it was aborted');
+  await eventually('cp-c to let go', 5000, () => (a.engine.running().length === 0 ? true : undefined));
+  const taken = await d.getOperation(op.id);
+  assert.deepEqual(stepsOf(taken), stepsOf(before), 'cp-c wrote no checkpoint after losing the lease');
+  assert.equal(taken?.status, 'running');
+  assert.equal(taken?.attempt, 2);
+
+  // cp-d never runs it: once its lease runs out, cp-c (which looks again) resumes the operation.
+  const done = await a.engine.waitFor(op.id, 30_000);
+  assert.equal(done?.status, 'succeeded');
+  assert.equal(done?.attempt, 3);
+  assert.deepEqual(stepsOf(done), [
+    'prepare:succeeded:prepare done',
+    'wait:succeeded:wait done',
+    'record:succeeded:record done',
+  ]);
+});
+
+test('a failed step keeps its error code and whether retrying helps, and the API shows them', async () => {
+  const repo: FixtureRepo = await createFixtureRepo({ name: 'lease-api' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'msp-data-'));
+  cleanups.push(() => rm(repo.dir, { recursive: true, force: true }));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const proxyPort = await findFreePort();
+  const kinds = ['lease-unavailable', 'lease-bug'];
+  const cp: ControlPlane = await startControlPlane({
+    repoDir: repo.dir,
+    dataDir,
+    port: await findFreePort(),
+    databaseUrl: url,
+    reconcile: false,
+    createRuntime: (deps) => createLocalRuntime({ ...deps, proxyPort }),
+    modules: [
+      {
+        name: 'lease-test',
+        setup: () =>
+          Promise.resolve({
+            handlers: [
+              {
+                kinds,
+                steps: () => ['fetch'],
+                runStep: (_step, ctx) =>
+                  Promise.reject(
+                    ctx.operation.kind === 'lease-bug'
+                      ? new TypeError("Cannot read properties of undefined (reading 'digest')")
+                      : new UnavailableError(
+                          'The object store at http://127.0.0.1:9 did not answer; retry later.',
+                        ),
+                  ),
+              },
+            ],
+          }),
+      },
+    ],
+    log: () => undefined,
+  });
+  cleanups.push(() => cp.stop());
+
+  const shown: Array<Record<string, unknown>> = [];
+  for (const kind of kinds) {
+    const op = await cp.engine.enqueue({
+      kind,
+      deploymentKey: `lease/${kind}`,
+      reason: 'test',
+      createdBy: 'test',
+    });
+    assert.equal((await cp.engine.waitFor(op.id, 30_000))?.status, 'failed');
+    const res = await fetch(`${cp.url}/api/v1/operations/${op.id}`, {
+      headers: { authorization: `Bearer ${cp.adminToken}` },
+    });
+    assert.equal(res.status, 200);
+    shown.push((await res.json()) as Record<string, unknown>);
+  }
+  assert.deepEqual(
+    shown.map((o) => [o.status, o.errorCode, o.retryable, o.error]),
+    [
+      ['failed', 'unavailable', true, 'The object store at http://127.0.0.1:9 did not answer; retry later.'],
+      ['failed', 'internal', false, "Cannot read properties of undefined (reading 'digest')"],
+    ],
+  );
+});
