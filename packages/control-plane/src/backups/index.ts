@@ -3,7 +3,6 @@ export {
   takeBackup,
   backupHealth,
   backupIdFor,
-  repositoryOf,
   type BackupDeps,
   type TakenBackup,
 } from './backups.js';

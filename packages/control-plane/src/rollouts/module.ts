@@ -18,16 +18,17 @@ import {
   pipelineOf,
   planDelivery,
   planPromotion,
-  stepsOf,
   type Operation,
   type Pipeline,
   type RolloutAction,
 } from '@msp/core';
 import { createArtifactStore } from '@msp/runtime-local';
+import { z } from 'zod';
 import type { Release } from '@msp/releaseregistry';
 import { parseBody, type ApiRoutes } from '../api/app.js';
 import type { OperationHandler, StepContext } from '../operations/engine.js';
-import type { DeploymentSpec } from '../reconciler.js';
+import type { DeploymentSpec } from '@msp/core';
+import { inputOf } from '../operations/inputs.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import type { DeploymentRow, TargetRelease } from '../state/store.js';
 import {
@@ -43,7 +44,22 @@ import { createRolloutStore, type StageRelease } from './store.js';
 
 export const ROLLOUT_KINDS = ['deliver', 'promote', 'rollback', 'deploy-release'] as const;
 
-/** What a rollout operation carries. */
+const targetRelease = z.object({
+  version: z.string(),
+  artifact: z.object({ digest: z.string(), url: z.string().optional() }).optional(),
+});
+
+/** What a rollout operation carries (read back through this schema, not cast). */
+const moveInput = z.looseObject({
+  service: z.string(),
+  environment: z.string(),
+  action: z.enum(ROLLOUT_KINDS),
+  version: z.string(),
+  target: targetRelease.nullable(),
+  from: z.string().nullable(),
+  previous: z.object({ version: z.string(), target: targetRelease.nullable() }).nullable(),
+  soakSeconds: z.number().min(0).optional(),
+});
 interface MoveInput {
   service: string;
   environment: string;
@@ -62,7 +78,7 @@ export function createRolloutsModule(): FeatureModule {
   return {
     name: 'rollouts',
     async setup(ctx: FeatureContext) {
-      const { store, engine, runtime } = ctx;
+      const { store, engine, runtime, targets } = ctx;
       const rollouts = createRolloutStore(store.pool);
       const artifacts = createArtifactStore({ root: ctx.dataDir.root });
       const registry: RegistryConnection = await connectRegistry({ store, repoDir: ctx.repoDir });
@@ -161,14 +177,19 @@ export function createRolloutsModule(): FeatureModule {
         });
       }
 
-      const inputOf = (op: Operation) => op.input as unknown as MoveInput;
+      const moveOf = (op: Operation) => inputOf(op, moveInput) as MoveInput;
 
       const handler: OperationHandler = {
         kinds: ROLLOUT_KINDS,
-        steps: () => [RELEASE_STEP, ...stepsOf.deploy!, PIPELINE_STEP],
+        // The deploy steps are the deployment's own target's: rollouts run them through it.
+        steps: async (_kind, _input, key) => [
+          RELEASE_STEP,
+          ...(await targets.of(key)).steps.deploy,
+          PIPELINE_STEP,
+        ],
         async runStep(step: string, sctx: StepContext) {
           const op = sctx.operation;
-          const input = inputOf(op);
+          const input = moveOf(op);
           if (step === RELEASE_STEP) {
             await rollouts.begin({
               service: input.service,
@@ -213,11 +234,11 @@ export function createRolloutsModule(): FeatureModule {
             );
             return `${input.environment} runs ${input.version}`;
           }
-          return runtime.handler.runStep(step, sctx);
+          return (await targets.of(op.deploymentKey)).runStep(step, sctx);
         },
         async onFinished(op) {
           if (op.status !== 'failed') return;
-          const input = inputOf(op);
+          const input = moveOf(op);
           const row = await store.getDeployment(op.deploymentKey);
           if (!row) return;
           // The target goes back to what ran before, so nothing redeploys the failed release by itself.
