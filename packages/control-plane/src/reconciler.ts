@@ -4,7 +4,7 @@
  * keep running and the diagnostics are reported.
  */
 import { createHash } from 'node:crypto';
-import { deploymentsOf, formatDiagnostic, loadPlatformRepo, type Deployment } from '@msp/spec';
+import { deploymentsOf, formatDiagnostic, loadPlatformRepo } from '@msp/spec';
 import { planReconcile, type DeploymentSpec, type PlannedAction } from '@msp/core';
 import type { StateStore } from './state/store.js';
 import type { OperationEngine } from './operations/engine.js';

@@ -136,7 +136,10 @@ export interface Databases {
    * Restores base backup `backupId` of `from` into `key`'s database (stopped first). In place (`key` =
    * `from`) the current data is set aside until `discardPrevious` or `restorePrevious`.
    */
-  restoreBaseBackup(key: string, request: { from: string; backupId: string; inPlace: boolean }): Promise<string>;
+  restoreBaseBackup(
+    key: string,
+    request: { from: string; backupId: string; inPlace: boolean },
+  ): Promise<string>;
   /** Replays `from`'s WAL archive up to `target`, promotes and starts the database. Idempotent. */
   recover(
     key: string,

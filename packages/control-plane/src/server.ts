@@ -26,7 +26,12 @@ import { createMetrics } from './metrics.js';
 import { createOperationEngine, type OperationEngine, type OperationHandler } from './operations/engine.js';
 import { reconcile, type ReconcileResult } from './reconciler.js';
 import type { RuntimeTarget } from './runtime-port.js';
-import { startRuntimeTargets, type RuntimeTargets, type TargetDeps, type TargetFactory } from './targets/registry.js';
+import {
+  startRuntimeTargets,
+  type RuntimeTargets,
+  type TargetDeps,
+  type TargetFactory,
+} from './targets/registry.js';
 import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
 import { migrateState } from './state/migrate.js';
 import { createStateStore, type StateStore } from './state/store.js';

@@ -117,7 +117,11 @@ export async function takeBackup(
     });
     try {
       const m = await target.volumes.snapshot(key, { volume, id });
-      await deps.backups.succeed(id, { finishedAt: m.takenAt, storedBytes: m.storedBytes, manifest: m.manifest });
+      await deps.backups.succeed(id, {
+        finishedAt: m.takenAt,
+        storedBytes: m.storedBytes,
+        manifest: m.manifest,
+      });
       await deps.backups.recordVerification(id, m.problems);
       await log(`volume ${volume}: snapshot ${id}, ${mb(m.storedBytes)}`);
       result.snapshots[volume] = id;

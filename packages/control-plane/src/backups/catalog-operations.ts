@@ -3,13 +3,7 @@
  * (backups and archived WAL past the policy). Deletion on request and by retention both obey core's
  * last-good rule.
  */
-import {
-  NotFoundError,
-  assertNotLastGood,
-  planRetention,
-  walDeletable,
-  type BackupRecord,
-} from '@msp/core';
+import { NotFoundError, assertNotLastGood, planRetention, walDeletable, type BackupRecord } from '@msp/core';
 import { PreconditionFailedError } from '@msp/core';
 import type { StepContext } from '../operations/engine.js';
 import type { RuntimeTarget } from '../runtime-port.js';

@@ -95,8 +95,7 @@ export function createBackupsHandler(deps: BackupDeps): OperationHandler {
     'restore-drill': single('drill', (ctx) => runDrill(deps, ctx.operation.deploymentKey, ctx)),
     restore: { steps: restoreSteps, run: (step, ctx) => runRestoreStep(deps, step, ctx) },
   };
-  const kindOf = (kind: OperationKind): Kind | undefined =>
-    (kinds as Record<string, Kind | undefined>)[kind];
+  const kindOf = (kind: OperationKind): Kind | undefined => (kinds as Record<string, Kind | undefined>)[kind];
   return {
     kinds: BACKUP_KINDS_OF_OPERATION,
     steps: (kind, input) => kindOf(kind)?.steps(input) ?? [],

@@ -164,7 +164,8 @@ export async function onRestoreFinished(deps: BackupDeps, op: Operation): Promis
     try {
       const database = await target.databases.describe(key);
       const putBack = database ? await target.databases.restorePrevious(key) : false;
-      if (database && !putBack && !(await target.databases.isRunning(key))) await target.databases.ensure(key);
+      if (database && !putBack && !(await target.databases.isRunning(key)))
+        await target.databases.ensure(key);
       await deps.store.appendLog(
         op.id,
         'warn',

@@ -6,7 +6,10 @@
 import type { z } from 'zod';
 import { InputError, type Operation } from '@msp/core';
 
-export function inputOf<S extends z.ZodType>(op: Pick<Operation, 'id' | 'kind' | 'input'>, schema: S): z.output<S> {
+export function inputOf<S extends z.ZodType>(
+  op: Pick<Operation, 'id' | 'kind' | 'input'>,
+  schema: S,
+): z.output<S> {
   const parsed = schema.safeParse(op.input);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues

@@ -4,7 +4,7 @@
  * a promotion through the real control plane (engine, reconciler, backups and rollouts modules, API); and a
  * control plane without a target for a runtime refuses its deployments instead of running them locally.
  */
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-explicit-any -- JSON bodies */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-explicit-any -- JSON bodies */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -29,7 +29,9 @@ async function repoOn(runtime: string, envs: string[]): Promise<string> {
       'organization: { name: Test Org }',
       `baseDomain: t${suffix}.localhost`,
       'environments:',
-      ...envs.map((e) => `  - { id: ${e}, category: ${e === 'dev' ? 'test' : 'internal'}, runtime: ${runtime} }`),
+      ...envs.map(
+        (e) => `  - { id: ${e}, category: ${e === 'dev' ? 'test' : 'internal'}, runtime: ${runtime} }`,
+      ),
       '',
     ].join('\n'),
   );
@@ -73,8 +75,9 @@ describe('a target registered through the seam', () => {
   };
   const succeeded = async (id: string) => {
     const op = await cp.engine.waitFor(id, 60_000);
-    assert.equal(op?.status, 'succeeded', op?.error);
-    return op!;
+    assert.ok(op, `operation ${id} is gone`);
+    assert.equal(op.status, 'succeeded', op.error);
+    return op;
   };
 
   before(async () => {

@@ -44,7 +44,13 @@ export function fakeTargetFactory(name: string, onCreate?: (t: FakeTarget) => vo
       if (!d) {
         deployments.set(
           key,
-          (d = { running: false, databaseRunning: false, baseBackups: new Set(), snapshots: new Set(), wal: [] }),
+          (d = {
+            running: false,
+            databaseRunning: false,
+            baseBackups: new Set(),
+            snapshots: new Set(),
+            wal: [],
+          }),
         );
       }
       return d;
@@ -136,7 +142,12 @@ export function fakeTargetFactory(name: string, onCreate?: (t: FakeTarget) => vo
     const volumes: Volumes = {
       snapshot(key, { id }) {
         of(key).snapshots.add(id);
-        return Promise.resolve({ takenAt: new Date().toISOString(), storedBytes: 10, manifest: {}, problems: [] });
+        return Promise.resolve({
+          takenAt: new Date().toISOString(),
+          storedBytes: 10,
+          manifest: {},
+          problems: [],
+        });
       },
       verifySnapshot: (key, id) =>
         Promise.resolve(of(key).snapshots.has(id) ? [] : [{ file: id, problem: 'missing' }]),
@@ -195,20 +206,35 @@ export function fakeTargetFactory(name: string, onCreate?: (t: FakeTarget) => vo
         if (!d) return undefined;
         return {
           key,
-          instances: d.running ? [{ id: `${key}#fake-1`, state: 'healthy', restarts: 0, ...(d.release ? { release: d.release } : {}) }] : [],
+          instances: d.running
+            ? [
+                {
+                  id: `${key}#fake-1`,
+                  state: 'healthy',
+                  restarts: 0,
+                  ...(d.release ? { release: d.release } : {}),
+                },
+              ]
+            : [],
           urls: [],
           pendingRequests: 0,
         };
       },
       isRunning: (key) => deployments.get(key)?.running ?? false,
       proxyUrl: () => undefined,
-      // eslint-disable-next-line require-yield -- the fake has no logs
-      async *logs() {
-        return;
-      },
+      // The fake has no logs: an empty stream.
+      logs: () => ({
+        [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }),
+      }),
       grantDatabaseAccess(key) {
         const d = withDatabase(key);
-        return Promise.resolve({ user: 'fake', password: 'fake', host: 'fake', port: 5432, databases: d.databases! });
+        return Promise.resolve({
+          user: 'fake',
+          password: 'fake',
+          host: 'fake',
+          port: 5432,
+          databases: d.databases!,
+        });
       },
       metrics: () => ({ pendingRequests: {} }),
       stop: () => Promise.resolve(),

@@ -25,7 +25,14 @@ export function assertNotLastGood(
   b: BackupRecord & { deploymentKey?: string },
   backups: readonly BackupRecord[],
 ): void {
-  if (!isGood(b) || lastGoodOf(backups.filter((r) => r.id !== b.id), b)) return;
+  if (
+    !isGood(b) ||
+    lastGoodOf(
+      backups.filter((r) => r.id !== b.id),
+      b,
+    )
+  )
+    return;
   const what = b.type === 'base' ? 'base backup' : `snapshot of volume ${b.volume ?? ''}`;
   throw new PreconditionFailedError(
     `Backup ${b.id} is the last good ${what}${b.deploymentKey ? ` of ${b.deploymentKey}` : ''}: it is never deleted. Take a newer one first.`,

@@ -4,8 +4,8 @@
  */
 import { join } from 'node:path';
 import type { DeploymentSpec } from '@msp/core';
+import type { createArtifactStore } from '@msp/runtime-local';
 import {
-  createArtifactStore,
   createPostgresCluster,
   findFreePort,
   type InstanceStatus,

@@ -158,7 +158,8 @@ async function rowCounts(cluster: PostgresCluster, databases: readonly string[])
 export function createDatabases(c: LocalContext): Databases {
   const required = async (key: string): Promise<PostgresCluster> => {
     const cluster = await clusterOf(c, key);
-    if (!cluster) throw new PreconditionFailedError(`${key} has no PostgreSQL (no resources.postgreSQL in its spec).`);
+    if (!cluster)
+      throw new PreconditionFailedError(`${key} has no PostgreSQL (no resources.postgreSQL in its spec).`);
     return cluster;
   };
   return {
@@ -270,7 +271,8 @@ export function createDatabases(c: LocalContext): Databases {
     },
     async discardPrevious(key) {
       const cluster = await clusterOf(c, key);
-      if (cluster) await rm(join(cluster.options.dir, 'data.before-restore'), { recursive: true, force: true });
+      if (cluster)
+        await rm(join(cluster.options.dir, 'data.before-restore'), { recursive: true, force: true });
     },
     async drill(key, request, log) {
       const original = await required(key);

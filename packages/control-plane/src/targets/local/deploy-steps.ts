@@ -58,7 +58,8 @@ function deploySteps(c: LocalContext): Record<string, Step> {
     },
     async volumes(row, spec) {
       const volumes = spec.environment.resources?.volumes ?? [];
-      for (const v of volumes) await mkdir(join(pathsOf(c.dataDir, row.key).volumes, v.name), { recursive: true });
+      for (const v of volumes)
+        await mkdir(join(pathsOf(c.dataDir, row.key).volumes, v.name), { recursive: true });
       return volumes.length ? volumes.map((v) => v.name).join(', ') : 'no volumes';
     },
     async instances(row, spec, ctx) {
@@ -180,7 +181,11 @@ export function createStepRunner(c: LocalContext) {
       if (op.status === 'failed' && op.kind === 'deploy') {
         const d = c.deployments.get(op.deploymentKey);
         const serving = instancesOf(c, d && currentOf(d.generations)).some((s) => s.state.kind === 'healthy');
-        await c.store.setStatus(op.deploymentKey, serving ? 'degraded' : 'failed', op.error ?? 'deploy failed');
+        await c.store.setStatus(
+          op.deploymentKey,
+          serving ? 'degraded' : 'failed',
+          op.error ?? 'deploy failed',
+        );
       }
     },
   };

@@ -11,12 +11,20 @@ import {
   type GenerationState,
 } from './generations.js';
 
-const gen = (id: string): Generation => ({ id, specHash: 'h', release: `v-${id}`, instanceIds: [`k#${id}-1`] });
+const gen = (id: string): Generation => ({
+  id,
+  specHash: 'h',
+  release: `v-${id}`,
+  instanceIds: [`k#${id}-1`],
+});
 const run = (events: GenerationEvent[], from: GenerationState = noGenerations) =>
   events.reduce(
     (acc, e) => {
       const next = transition(acc.state, e);
-      return { state: next.state, stops: [...acc.stops, ...next.effects.map((f) => `${f.generation.id}:${f.why}`)] };
+      return {
+        state: next.state,
+        stops: [...acc.stops, ...next.effects.map((f) => `${f.generation.id}:${f.why}`)],
+      };
     },
     { state: from, stops: [] as string[] },
   );
@@ -29,7 +37,10 @@ test('a first generation serves at once; there is nothing to soak against', () =
 });
 
 test('a new generation keeps the previous one running until it settles, then the previous one is drained', () => {
-  const started = run([{ type: 'started', generation: gen('a') }, { type: 'started', generation: gen('b') }]);
+  const started = run([
+    { type: 'started', generation: gen('a') },
+    { type: 'started', generation: gen('b') },
+  ]);
   assert.equal(currentOf(started.state)?.id, 'b');
   assert.equal(previousOf(started.state)?.id, 'a');
   assert.deepEqual(started.stops, []);
@@ -50,7 +61,10 @@ test('a failed soak returns the route to the previous generation and stops the n
 });
 
 test('while switching, the route stays on the previous generation when the new one has no healthy instance', () => {
-  const { state } = run([{ type: 'started', generation: gen('a') }, { type: 'started', generation: gen('b') }]);
+  const { state } = run([
+    { type: 'started', generation: gen('a') },
+    { type: 'started', generation: gen('b') },
+  ]);
   assert.equal(servingOf(state, (g) => g.id !== 'b')?.id, 'a');
   assert.equal(servingOf(state, () => true)?.id, 'b');
 });

@@ -47,7 +47,8 @@ export function transition(
 ): { state: GenerationState; effects: GenerationEffect[] } {
   switch (event.type) {
     case 'started': {
-      if (state.kind === 'none') return { state: { kind: 'serving', current: event.generation }, effects: [] };
+      if (state.kind === 'none')
+        return { state: { kind: 'serving', current: event.generation }, effects: [] };
       // A switch left unfinished (its operation died mid-soak): its previous generation goes now.
       const effects: GenerationEffect[] =
         state.kind === 'switching' ? [{ type: 'stop', generation: state.previous, why: 'replaced' }] : [];

@@ -116,7 +116,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await applyGenerations(c, key, { type: 'settled' });
       refreshRoute(c, key);
       // The deployment runs normally again (after an in-place restore): its database is watched again.
-      if (row.managedBy === 'repo' && (await c.clusters.get(key)?.isRunning())) c.supervisedDatabases.add(key);
+      if (row.managedBy === 'repo' && (await c.clusters.get(key)?.isRunning()))
+        c.supervisedDatabases.add(key);
       return detail;
     },
   };
@@ -127,8 +128,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   return {
     name: 'local',
     steps: localSteps,
-    runStep: steps.runStep,
-    onFinished: steps.onFinished,
+    runStep: (step, ctx) => steps.runStep(step, ctx),
+    onFinished: (op) => steps.onFinished(op),
     workloads,
     databases: createDatabases(c),
     volumes: createVolumes(c),

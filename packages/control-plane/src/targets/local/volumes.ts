@@ -10,7 +10,12 @@ export function createVolumes(c: LocalContext): Volumes {
   return {
     async snapshot(key, { volume, id }) {
       const repository = repositoryOf(c.dataDir, key);
-      const m = await snapshotVolume({ repository, id, volume, dir: join(pathsOf(c.dataDir, key).volumes, volume) });
+      const m = await snapshotVolume({
+        repository,
+        id,
+        volume,
+        dir: join(pathsOf(c.dataDir, key).volumes, volume),
+      });
       const check = await verifyVolumeSnapshot(repository, id);
       return { takenAt: m.takenAt, storedBytes: m.storedBytes, manifest: m, problems: check.problems };
     },
