@@ -1,8 +1,10 @@
+/* Over 400 lines: the routes closure below is being moved to @hono/zod-openapi by another change; split it after. */
 /**
  * Releases and rollouts: `release create` packs the service's code into the artifact store and registers
  * it, continuous delivery puts it on the first stage, promotion moves the same artifact to the next stage,
  * rollback redeploys what a stage ran before. Each move is one operation on the target deployment: it sets
- * the deployment's target release and runs the local runtime's deploy steps (health gate, switch, soak);
+ * the deployment's target release and runs its runtime target's deploy steps (on the local runtime: health
+ * gate, switch, soak);
  * a failure leaves or returns traffic to the previous release and restores the target. Every move is in
  * the rollout history; deliveries, promotions and rollbacks become notification events.
  */
@@ -19,18 +21,17 @@ import {
   planDelivery,
   planPromotion,
   type Operation,
+  type DeploymentSpec,
   type Pipeline,
-  type RolloutAction,
 } from '@msp/core';
 import { createArtifactStore } from '@msp/runtime-local';
-import { z } from 'zod';
 import type { Release } from '@msp/releaseregistry';
 import { parseBody, type ApiRoutes } from '../api/app.js';
 import type { OperationHandler, StepContext } from '../operations/engine.js';
-import type { DeploymentSpec } from '@msp/core';
 import { inputOf } from '../operations/inputs.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import type { DeploymentRow, TargetRelease } from '../state/store.js';
+import { ROLLOUT_KINDS, moveInput, type MoveInput } from './inputs.js';
 import {
   releaseCreateBody,
   releasePublishBody,
@@ -42,34 +43,7 @@ import {
 import { connectRegistry, type RegistryConnection } from './registry.js';
 import { createRolloutStore, type StageRelease } from './store.js';
 
-export const ROLLOUT_KINDS = ['deliver', 'promote', 'rollback', 'deploy-release'] as const;
-
-const targetRelease = z.object({
-  version: z.string(),
-  artifact: z.object({ digest: z.string(), url: z.string().optional() }).optional(),
-});
-
-/** What a rollout operation carries (read back through this schema, not cast). */
-const moveInput = z.looseObject({
-  service: z.string(),
-  environment: z.string(),
-  action: z.enum(ROLLOUT_KINDS),
-  version: z.string(),
-  target: targetRelease.nullable(),
-  from: z.string().nullable(),
-  previous: z.object({ version: z.string(), target: targetRelease.nullable() }).nullable(),
-  soakSeconds: z.number().min(0).optional(),
-});
-interface MoveInput {
-  service: string;
-  environment: string;
-  action: RolloutAction;
-  version: string;
-  target: TargetRelease | null;
-  from: string | null;
-  previous: StageRelease | null;
-  soakSeconds?: number;
-}
+export { ROLLOUT_KINDS };
 
 const RELEASE_STEP = 'release';
 const PIPELINE_STEP = 'pipeline';
