@@ -2,14 +2,15 @@
  * The local runtime's own operations: the steps of deploy, stop and delete and what each does. Every step
  * is idempotent, so a resumed operation is safe. Rollouts run the deploy steps inside their operations.
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { PreconditionFailedError, type DeploymentSpec, type Operation } from '@msp/core';
 import type { StepContext } from '../../operations/engine.js';
+import { inputOf } from '../../operations/inputs.js';
+import type { TargetSteps } from '../../runtime-port.js';
 import { generateSecret } from '../../secrets.js';
 import type { DeploymentRow } from '../../state/store.js';
-import type { TargetSteps } from '../../runtime-port.js';
-import { inputOf } from '../../operations/inputs.js';
 import {
   applyGenerations,
   clusterFor,
@@ -21,8 +22,6 @@ import {
 } from './context.js';
 import { currentOf, previousOf } from './generations.js';
 import { ensureInstances, soak } from './workload.js';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 
 export const localSteps: TargetSteps = {
   deploy: ['secrets', 'database', 'volumes', 'instances', 'route', 'record'],
