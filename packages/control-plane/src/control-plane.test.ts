@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from './server.js';
-import { createLocalRuntime } from './targets/local.js';
+import { createLocalRuntime } from './targets/local/index.js';
 import { createFixtureRepo, eventually, requestVia, type FixtureRepo } from './testing/fixture-repo.js';
 
 describe('control plane with the local runtime', () => {

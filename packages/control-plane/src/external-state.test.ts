@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findFreePort, startTestCluster, type TestCluster } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from './server.js';
-import { createLocalRuntime } from './targets/local.js';
+import { createLocalRuntime } from './targets/local/index.js';
 import { createFixtureRepo, type FixtureRepo } from './testing/fixture-repo.js';
 
 let db: TestCluster;

@@ -15,14 +15,23 @@ export {
 export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js';
 export { eventually, requestVia, createFixtureRepo } from './testing/fixture-repo.js';
 export { generateSecret } from './secrets.js';
-export { createLocalRuntime, hostnamesOf, type LocalRuntimeOptions } from './targets/local.js';
+export {
+  createLocalRuntime,
+  hostnamesOf,
+  type LocalRuntime,
+  type LocalRuntimeOptions,
+  type LocalPaths,
+} from './targets/local/index.js';
 export type {
   RuntimeTarget,
   DeploymentRuntimeStatus,
-  LocalResources,
-  LocalPaths,
   TemporaryDbAccess,
+  TargetSteps,
+  Workloads,
+  Databases,
+  Volumes,
 } from './runtime-port.js';
+export type { RuntimeTargets, TargetFactory, TargetDeps } from './targets/registry.js';
 export { dataDirOf, slugOf, type DataDir } from './data-dir.js';
-export type { DeploymentSpec } from './reconciler.js';
+export type { DeploymentSpec } from '@msp/core';
 export { defaultModules } from './modules.js';

@@ -4,24 +4,14 @@
  * keep running and the diagnostics are reported.
  */
 import { createHash } from 'node:crypto';
-import { deploymentsOf, formatDiagnostic, loadPlatformRepo, type Deployment } from '@msp/spec';
-import { planReconcile, type PlannedAction } from '@msp/core';
+import { deploymentsOf, formatDiagnostic, loadPlatformRepo } from '@msp/spec';
+import { planReconcile, type DeploymentSpec, type PlannedAction } from '@msp/core';
 import type { StateStore } from './state/store.js';
 import type { OperationEngine } from './operations/engine.js';
-import type { RuntimeTarget } from './runtime-port.js';
+import type { RuntimeTargets } from './targets/registry.js';
 
-/** What a deployment needs to run, as stored with it: the spec blocks plus where its code lives. */
-export interface DeploymentSpec {
-  key: string;
-  kind: 'service' | 'instance';
-  service: Deployment['service'];
-  environment: Deployment['environment'];
-  envConfig: Deployment['envConfig'];
-  instance?: Deployment['instance'];
-  domain?: string;
-  serviceDir: string;
-  platformName: string;
-}
+/** The deployment model lives in core; re-exported here for code that imported it from the reconciler. */
+export type { DeploymentSpec };
 
 function stableStringify(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
@@ -47,10 +37,11 @@ export async function reconcile(options: {
   repoDir: string;
   store: StateStore;
   engine: OperationEngine;
-  runtime: RuntimeTarget;
+  targets: RuntimeTargets;
   by: string;
 }): Promise<ReconcileResult> {
-  const { store, engine, runtime } = options;
+  const { store, engine, targets } = options;
+  const runtime = targets.view;
   const { repo, diagnostics } = await loadPlatformRepo(options.repoDir);
   if (!repo || diagnostics.length > 0) {
     return { diagnostics: diagnostics.map(formatDiagnostic), actions: [] };
@@ -71,7 +62,18 @@ export async function reconcile(options: {
     return spec;
   });
 
-  const existing = await store.listDeployments();
+  // A deployment whose environment names a runtime without a target is refused, never run elsewhere; one
+  // that exists already (its environment moved to another runtime) is left as it is.
+  const actions: ReconcileResult['actions'] = [];
+  const refused = new Set<string>();
+  for (const spec of [...desired]) {
+    const why = targets.refusal(spec);
+    if (!why) continue;
+    refused.add(spec.key);
+    desired.splice(desired.indexOf(spec), 1);
+    actions.push({ kind: 'deploy', key: spec.key, reason: 'refused', error: why });
+  }
+  const existing = (await store.listDeployments()).filter((e) => !refused.has(e.key));
   const unfinished = new Set(
     (await store.listOperations({ unfinished: true, limit: 1000 })).map((o) => o.deploymentKey),
   );
@@ -88,7 +90,6 @@ export async function reconcile(options: {
       })),
   );
   const byKey = new Map(desired.map((d) => [d.key, d]));
-  const actions: ReconcileResult['actions'] = [];
   for (const action of plan) {
     const spec = byKey.get(action.key);
     if (spec) {

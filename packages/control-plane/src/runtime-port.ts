@@ -1,9 +1,12 @@
 /**
  * What the control plane needs from a runtime target (the local runtime today; Kubernetes and GCP later).
- * The API and the reconciler speak to this port only.
+ * The API, the reconciler and the feature modules (backups, rollouts) speak to this port only: it names no
+ * adapter type. A target declares the steps of its own operations and offers neutral capabilities —
+ * workloads, databases, volumes — that features compose into theirs. The control plane picks a deployment's
+ * target from its environment's `runtime` (see targets/registry.ts).
  */
-import type { PostgresCluster } from '@msp/runtime-local';
-import type { OperationHandler, StepContext } from './operations/engine.js';
+import type { Operation, RestoreTarget } from '@msp/core';
+import type { StepContext } from './operations/engine.js';
 
 export interface InstanceStatus {
   id: string;
@@ -38,35 +41,150 @@ export interface LogQuery {
   signal?: AbortSignal;
 }
 
-/** Where a local deployment keeps its data. */
-export interface LocalPaths {
-  /** The PostgreSQL cluster root (PGDATA is `<cluster>/data`). */
-  cluster: string;
-  /** The continuous WAL archive of the cluster. */
-  archive: string;
-  /** Root of the deployment's volumes: `<volumes>/<name>`. */
-  volumes: string;
+/** The steps of a target's own operations, in order. Rollouts run the deploy steps in theirs. */
+export interface TargetSteps {
+  readonly deploy: readonly string[];
+  readonly stop: readonly string[];
+  readonly delete: readonly string[];
 }
 
-/** What feature modules (backups, restores, rollouts) may do to deployments on the local runtime. */
-export interface LocalResources {
-  paths(key: string): LocalPaths;
-  /** The deployment's cluster object (not necessarily started); undefined when its spec has no PostgreSQL. */
-  database(key: string): Promise<PostgresCluster | undefined>;
-  /** Stops the deployment's instances (requests wait at the proxy), keeping its cluster running. */
-  stopWorkload(key: string): Promise<void>;
-  /** Starts (or keeps) healthy instances and points the route at them; returns a short detail. */
-  startWorkload(key: string, ctx: StepContext): Promise<string>;
-  /** Stops the deployment's PostgreSQL (fast shutdown); the next start or `database(key).ensure()` brings it back. */
-  stopDatabase(key: string): Promise<void>;
+/** The deployment's running code: generations of instances behind its route. */
+export interface Workloads {
+  /** Drains and stops every instance; requests wait at the route (then fail) until `start`. */
+  stop(key: string): Promise<void>;
+  /**
+   * Starts a generation of the deployment's release unless a healthy one runs it, and points the route at
+   * it (after a restore). Returns a short detail.
+   */
+  start(key: string, ctx: StepContext): Promise<string>;
+}
+
+/** A problem a verification found in one file of a backup. */
+export interface BackupProblem {
+  file: string;
+  problem: string;
+}
+
+/** A base backup the target took and stored. */
+export interface BaseBackupTaken {
+  finishedAt: string;
+  rawBytes: number;
+  storedBytes: number;
+  timeline: number;
+  startLsn: string;
+  stopLsn: string;
+  startWal: string;
+  stopWal: string;
+  files: number;
+  /** The target's own description of the backup, stored with it as is. */
+  manifest: unknown;
+  /** What the verification after taking it found (empty: every checksum matches). */
+  problems: BackupProblem[];
+}
+
+/** One segment of the continuous WAL archive. */
+export interface ArchivedSegment {
+  name: string;
+  walEndTime: string;
+  archivedAt: string;
+}
+
+/** The WAL archiver of a running database (pg_stat_archiver). */
+export interface ArchiverState {
+  archivedCount: number;
+  lastArchivedWal: string | null;
+  lastArchivedTime: string | null;
+  failedCount: number;
+  lastFailedWal: string | null;
+  lastFailedTime: string | null;
+  /** Segments waiting for the archiver: a growing number means archiving is stuck. */
+  pending: number;
+}
+
+/**
+ * The deployment's PostgreSQL, its base backups in the target's backup store and its continuous WAL archive.
+ * Every method refuses (PreconditionFailedError) a deployment without PostgreSQL unless said otherwise.
+ */
+export interface Databases {
+  /** The deployment's database names; undefined when its spec has no PostgreSQL. */
+  describe(key: string): Promise<{ databases: string[] } | undefined>;
+  isRunning(key: string): Promise<boolean>;
+  /** Starts it unless it runs (crash recovery included). */
+  ensure(key: string): Promise<void>;
+  /** Stops it (fast shutdown); nothing starts it again until `ensure` or the workload's next start. */
+  stop(key: string, mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Answers when every database of the deployment answers a query. */
+  check(key: string): Promise<void>;
+  /**
+   * Takes a base backup stored under `id` and verifies it with the WAL it needs. `fast` asks for an
+   * immediate checkpoint (on-demand and pre-upgrade backups) instead of a spread one.
+   */
+  baseBackup(key: string, request: { id: string; label: string; fast: boolean }): Promise<BaseBackupTaken>;
+  /** Checks a stored base backup (and the WAL it needs to be consistent) against its checksums. */
+  verifyBaseBackup(
+    key: string,
+    id: string,
+    wal?: { startWal: string; stopWal: string },
+  ): Promise<{ problems: BackupProblem[]; files: number; walSegments: number }>;
+  deleteBaseBackup(key: string, id: string): Promise<void>;
+  /** The archived WAL segments (empty when nothing was archived or the deployment has no PostgreSQL). */
+  walArchive(key: string): Promise<ArchivedSegment[]>;
+  /** The archiver of the running database; null when it does not run or has no PostgreSQL. */
+  archiver(key: string): Promise<ArchiverState | null>;
+  deleteWal(key: string, segments: readonly string[]): Promise<void>;
+  /**
+   * Restores base backup `backupId` of `from` into `key`'s database (stopped first). In place (`key` =
+   * `from`) the current data is set aside until `discardPrevious` or `restorePrevious`.
+   */
+  restoreBaseBackup(
+    key: string,
+    request: { from: string; backupId: string; inPlace: boolean },
+  ): Promise<string>;
+  /** Replays `from`'s WAL archive up to `target`, promotes and starts the database. Idempotent. */
+  recover(
+    key: string,
+    request: { from: string; target: RestoreTarget; fromWal?: string },
+    log: (message: string) => Promise<void>,
+  ): Promise<string>;
+  /** After a failed in-place restore: puts the data set aside back and starts it; false when there was none. */
+  restorePrevious(key: string): Promise<boolean>;
+  /** After a successful in-place restore: removes the data set aside. */
+  discardPrevious(key: string): Promise<void>;
+  /**
+   * The restore drill: restores base backup `backupId` into a scratch copy, recovers to the end of the archive,
+   * reads every table, removes the copy. Returns the databases found and every table's row count.
+   */
+  drill(
+    key: string,
+    request: { backupId: string; startWal?: string },
+    log: (message: string) => Promise<void>,
+  ): Promise<{ databases: string[]; rowCounts: Record<string, number> }>;
+}
+
+/** The deployment's volumes and their snapshots in the target's backup store. */
+export interface Volumes {
+  snapshot(
+    key: string,
+    request: { volume: string; id: string },
+  ): Promise<{ takenAt: string; storedBytes: number; manifest: unknown; problems: BackupProblem[] }>;
+  verifySnapshot(key: string, id: string): Promise<BackupProblem[]>;
+  deleteSnapshot(key: string, id: string): Promise<void>;
+  /** Restores snapshot `id` of `from`'s volume into `key`'s volume of the same name. */
+  restore(key: string, request: { from: string; volume: string; id: string }): Promise<void>;
 }
 
 export interface RuntimeTarget {
+  /** The runtime it runs (an environment's `runtime`: local, kubernetes, gcp). */
   readonly name: string;
-  /** The handler of the runtime's own operations: deploy, stop, delete. */
-  handler: OperationHandler;
-  /** Present on the local runtime. */
-  local?: LocalResources;
+  /** The steps of its deploy, stop and delete operations. */
+  readonly steps: TargetSteps;
+  /** Runs one of its steps for `ctx.operation` (kind deploy, stop, delete, or a rollout running the deploy steps). */
+  runStep(step: string, ctx: StepContext): Promise<string | void>;
+  /** Called once when one of its deploy, stop or delete operations ends. */
+  onFinished?(op: Operation): Promise<void>;
+  readonly workloads: Workloads;
+  readonly databases: Databases;
+  readonly volumes: Volumes;
   status(key: string): DeploymentRuntimeStatus | undefined;
   isRunning(key: string): boolean;
   proxyUrl(): string | undefined;

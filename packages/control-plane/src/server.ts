@@ -26,6 +26,12 @@ import { createMetrics } from './metrics.js';
 import { createOperationEngine, type OperationEngine, type OperationHandler } from './operations/engine.js';
 import { reconcile, type ReconcileResult } from './reconciler.js';
 import type { RuntimeTarget } from './runtime-port.js';
+import {
+  startRuntimeTargets,
+  type RuntimeTargets,
+  type TargetDeps,
+  type TargetFactory,
+} from './targets/registry.js';
 import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
 import { migrateState } from './state/migrate.js';
 import { createStateStore, type StateStore } from './state/store.js';
@@ -37,8 +43,13 @@ export interface ControlPlaneOptions {
   port: number;
   /** External state database; the embedded PostgreSQL is used when absent. */
   databaseUrl?: string;
-  /** Builds the runtime target once the store exists (the local runtime, or none for `msp server`). */
-  createRuntime: (deps: { store: StateStore; dataDir: DataDir; repoDir: string }) => Promise<RuntimeTarget>;
+  /**
+   * The runtime targets by the runtime they run (an environment's `runtime`: local, kubernetes, gcp), each
+   * built once the store exists. A deployment whose environment names a runtime without one is refused.
+   */
+  targets?: Readonly<Record<string, TargetFactory>>;
+  /** One target, registered under its own name (`createRuntime: createLocalRuntime` = `targets: { local }`). */
+  createRuntime?: TargetFactory;
   /** Feature modules (backups, rollouts): their operation handlers, API routes and schedules. */
   modules?: FeatureModule[];
   /** Reconcile on start and on repo changes (default true). */
@@ -50,7 +61,10 @@ export interface FeatureContext {
   store: StateStore;
   boss: PgBoss;
   engine: OperationEngine;
+  /** Every target as one RuntimeTarget, routed by deployment key. */
   runtime: RuntimeTarget;
+  /** The targets by runtime: `targets.of(key)` is a deployment's own. */
+  targets: RuntimeTargets;
   dataDir: DataDir;
   repoDir: string;
   log: (line: string) => void;
@@ -77,6 +91,7 @@ export interface ControlPlane {
   store: StateStore;
   engine: OperationEngine;
   runtime: RuntimeTarget;
+  targets: RuntimeTargets;
   reconcileNow(by?: string): Promise<ReconcileResult>;
   stop(): Promise<void>;
 }
@@ -123,6 +138,17 @@ async function ensureAdminToken(store: StateStore, dir: DataDir): Promise<string
   return token;
 }
 
+/** The targets to build: `targets`, else the one `createRuntime` builds, under its own name. */
+async function factoriesOf(
+  options: ControlPlaneOptions,
+  deps: TargetDeps,
+): Promise<Readonly<Record<string, TargetFactory>>> {
+  if (options.targets && Object.keys(options.targets).length > 0) return options.targets;
+  if (!options.createRuntime) throw new Error('startControlPlane needs targets (or createRuntime)');
+  const target = await options.createRuntime(deps);
+  return { [target.name]: () => Promise.resolve(target) };
+}
+
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.log ?? ((line: string) => console.log(line));
   const dataDir = dataDirOf(options.dataDir ?? join(options.repoDir, '.msp'));
@@ -164,18 +190,29 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     await boss.start();
     cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5000 }));
 
-    const runtime = await options.createRuntime({ store, dataDir, repoDir: options.repoDir });
-    cleanups.push(() => runtime.stop());
+    const targetDeps: TargetDeps = { store, dataDir, repoDir: options.repoDir };
+    const targets = await startRuntimeTargets(await factoriesOf(options, targetDeps), targetDeps);
+    cleanups.push(() => targets.stop());
+    const runtime = targets.view;
 
     const owner = `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
-    const engine = createOperationEngine({ store, boss, handlers: [runtime.handler], owner });
+    const engine = createOperationEngine({ store, boss, handlers: [targets.handler], owner });
     cleanups.push(() => engine.stop());
 
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
     for (const m of options.modules ?? []) {
-      const parts = await m.setup({ store, boss, engine, runtime, dataDir, repoDir: options.repoDir, log });
+      const parts = await m.setup({
+        store,
+        boss,
+        engine,
+        runtime,
+        targets,
+        dataDir,
+        repoDir: options.repoDir,
+        log,
+      });
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
       mounts.push(...(parts.mounts ?? []));
@@ -184,7 +221,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
 
     const reconcileNow = async (by = 'reconciler') => {
-      const result = await reconcile({ repoDir: options.repoDir, store, engine, runtime, by });
+      const result = await reconcile({ repoDir: options.repoDir, store, engine, targets, by });
       if (result.diagnostics.length > 0) {
         log(
           `reconciler: the platform repo does not validate; nothing changed:\n  ${result.diagnostics.join('\n  ')}`,
@@ -281,6 +318,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       store,
       engine,
       runtime,
+      targets,
       reconcileNow,
       stop: cleanup,
     };

@@ -10,10 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { findFreePort, readManifest, packName } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
-import { createLocalRuntime } from '../targets/local.js';
+import { createLocalRuntime } from '../targets/local/index.js';
 import { createFixtureRepo, eventually, type FixtureRepo } from '../testing/fixture-repo.js';
 import { createBackupsModule } from './module.js';
-import { repositoryOf } from './backups.js';
+import { localTargetOf, localRepositoryOf } from '../testing/local-target.js';
 
 describe('backups and restores', () => {
   let repo: FixtureRepo;
@@ -42,7 +42,7 @@ describe('backups and restores', () => {
     return op;
   };
   const db = async (k = key) => {
-    const cluster = (await cp.runtime.local!.database(k))!;
+    const cluster = (await localTargetOf(cp).cluster(k))!;
     const client = new pg.Client(cluster.connectionConfig('admin', 'releaseregistry'));
     await client.connect();
     return client;
@@ -116,7 +116,7 @@ describe('backups and restores', () => {
     assert.equal(clone?.managedBy, 'clone');
     // The original is untouched.
     assert.equal((await sql('SELECT count(*)::int AS n FROM pitr'))[0]!.n, 3);
-    await cp.runtime.local!.stopDatabase('releaseregistry/pitrclone');
+    await cp.runtime.databases.stop('releaseregistry/pitrclone');
   });
 
   test('a target outside the recoverable window is refused with the window', async () => {
@@ -145,7 +145,7 @@ describe('backups and restores', () => {
   });
 
   test('volumes: write a file, snapshot, delete it, restore --type volume:files brings it back', async () => {
-    const dir = join(cp.runtime.local!.paths(key).volumes, 'files');
+    const dir = join(localTargetOf(cp).paths(key).volumes, 'files');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'report.txt'), 'precious');
     await ok('/backups', { deployment: key });
@@ -157,7 +157,7 @@ describe('backups and restores', () => {
   test('a flipped byte: verify fails naming the file, restore refuses it', async () => {
     const op = await ok('/backups', { deployment: key });
     const id = String(op.result?.backupId);
-    const repository = repositoryOf(cp.dataDir, key);
+    const repository = localRepositoryOf(cp, key);
     const m = await readManifest(repository, id);
     const victim = m.files.find((f) => f.path === 'global/pg_control')!;
     const h = await open(join(repository.location, ...packName(id).split('/')), 'r+');

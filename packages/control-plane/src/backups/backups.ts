@@ -1,56 +1,27 @@
 /**
  * The backup work shared by operations and other features: taking a backup (base backup + volume
- * snapshots, verified), the recoverable window of a deployment, and where its repository lives.
+ * snapshots, verified) through the deployment's runtime target, and the recoverable window of a deployment.
+ * The target stores the files; the backups table here says what exists and whether it is good.
  */
-import { join } from 'node:path';
 import {
   PreconditionFailedError,
-  parseWalSegment,
   recoverableWindow,
-  walSegmentName,
+  volumesOf,
   type BackupKind,
+  type DeploymentSpec,
   type RecoverableWindow,
 } from '@msp/core';
-import {
-  createDirectoryRepository,
-  listArchivedWal,
-  snapshotVolume,
-  takeBaseBackup,
-  verifyArchivedWal,
-  verifyBaseBackup,
-  verifyVolumeSnapshot,
-  type ArchivedWal,
-  type BackupRepository,
-} from '@msp/runtime-local';
-import { slugOf, type DataDir } from '../data-dir.js';
-import type { DeploymentSpec } from '../reconciler.js';
-import type { LocalResources, RuntimeTarget } from '../runtime-port.js';
+import type { ArchivedSegment } from '../runtime-port.js';
 import type { StateStore } from '../state/store.js';
+import type { RuntimeTargets } from '../targets/registry.js';
 import type { BackupStore } from './store.js';
 
 export interface BackupDeps {
   store: StateStore;
   backups: BackupStore;
-  runtime: RuntimeTarget;
-  dataDir: DataDir;
+  /** Each deployment's runtime target: its databases and volumes capabilities. */
+  targets: RuntimeTargets;
   log?: (line: string) => void;
-}
-
-export function repositoryOf(dataDir: DataDir, key: string): BackupRepository {
-  return createDirectoryRepository(join(dataDir.root, 'backups', slugOf(key)));
-}
-
-export function localOf(runtime: RuntimeTarget): LocalResources {
-  if (!runtime.local) {
-    throw new PreconditionFailedError(
-      `Backups run on the local runtime only; the ${runtime.name} target backs up through its platform.`,
-    );
-  }
-  return runtime.local;
-}
-
-export function volumesOf(spec: DeploymentSpec): string[] {
-  return (spec.environment.resources?.volumes ?? []).map((v) => v.name);
 }
 
 /** A backup id that a resumed operation computes again identically. */
@@ -80,16 +51,14 @@ export async function takeBackup(
     log?: (message: string) => Promise<void> | void;
   },
 ): Promise<TakenBackup> {
-  const local = localOf(deps.runtime);
+  const target = await deps.targets.of(key);
   const row = await deps.store.requireDeployment(key);
   const spec = row.spec as DeploymentSpec;
-  const repository = repositoryOf(deps.dataDir, key);
   const log = async (m: string) => {
     await options.log?.(m);
   };
   const result: TakenBackup = { backupId: null, snapshots: {} };
-  const cluster = await local.database(key);
-  if (cluster) {
+  if (await target.databases.describe(key)) {
     const id = `${options.id}-base`;
     await deps.backups.begin({
       id,
@@ -100,41 +69,33 @@ export async function takeBackup(
       ...(options.operationId ? { operationId: options.operationId } : {}),
     });
     try {
-      if (!(await cluster.isRunning())) await cluster.ensure();
       const started = Date.now();
-      const manifest = await takeBaseBackup({
-        repository,
+      // Scheduled backups may spread their checkpoint; one somebody waits for (on-demand, pre-upgrade) may not.
+      const taken = await target.databases.baseBackup(key, {
         id,
         label: `msp ${key} ${id}`,
-        connection: cluster.connectionConfig('admin', 'postgres'),
-        dataDir: join(cluster.options.dir, 'data'),
+        fast: options.kind !== 'scheduled',
       });
-      const check = await verifyBaseBackup(repository, id);
-      const wal = await verifyArchivedWal(
-        cluster.options.archiveDir,
-        walSegmentRange(manifest.startWal, manifest.stopWal, manifest.walSegmentSize),
-      );
-      const problems = [...check.problems, ...wal];
       await deps.backups.succeed(id, {
-        finishedAt: manifest.stopTime,
-        rawBytes: manifest.rawBytes,
-        storedBytes: manifest.storedBytes,
-        timeline: manifest.timeline,
-        startLsn: manifest.startLsn,
-        stopLsn: manifest.stopLsn,
-        startWal: manifest.startWal,
-        stopWal: manifest.stopWal,
-        manifest,
+        finishedAt: taken.finishedAt,
+        rawBytes: taken.rawBytes,
+        storedBytes: taken.storedBytes,
+        timeline: taken.timeline,
+        startLsn: taken.startLsn,
+        stopLsn: taken.stopLsn,
+        startWal: taken.startWal,
+        stopWal: taken.stopWal,
+        manifest: taken.manifest,
       });
-      await deps.backups.recordVerification(id, problems);
-      if (problems.length > 0) {
+      await deps.backups.recordVerification(id, taken.problems);
+      if (taken.problems.length > 0) {
         throw new PreconditionFailedError(
-          `Base backup ${id} failed verification: ${problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`,
+          `Base backup ${id} failed verification: ${taken.problems.map((p) => `${p.file}: ${p.problem}`).join('; ')}`,
         );
       }
       await log(
-        `base backup ${id}: ${manifest.files.length} files, ${mb(manifest.rawBytes)} → ${mb(manifest.storedBytes)} ` +
-          `in ${((Date.now() - started) / 1000).toFixed(1)} s, WAL ${manifest.startWal}..${manifest.stopWal}, verified`,
+        `base backup ${id}: ${taken.files} files, ${mb(taken.rawBytes)} → ${mb(taken.storedBytes)} ` +
+          `in ${((Date.now() - started) / 1000).toFixed(1)} s, WAL ${taken.startWal}..${taken.stopWal}, verified`,
       );
       result.backupId = id;
     } catch (error) {
@@ -155,10 +116,13 @@ export async function takeBackup(
       ...(options.operationId ? { operationId: options.operationId } : {}),
     });
     try {
-      const m = await snapshotVolume({ repository, id, volume, dir: join(local.paths(key).volumes, volume) });
-      const check = await verifyVolumeSnapshot(repository, id);
-      await deps.backups.succeed(id, { finishedAt: m.takenAt, storedBytes: m.storedBytes, manifest: m });
-      await deps.backups.recordVerification(id, check.problems);
+      const m = await target.volumes.snapshot(key, { volume, id });
+      await deps.backups.succeed(id, {
+        finishedAt: m.takenAt,
+        storedBytes: m.storedBytes,
+        manifest: m.manifest,
+      });
+      await deps.backups.recordVerification(id, m.problems);
       await log(`volume ${volume}: snapshot ${id}, ${mb(m.storedBytes)}`);
       result.snapshots[volume] = id;
     } catch (error) {
@@ -167,15 +131,6 @@ export async function takeBackup(
     }
   }
   return result;
-}
-
-/** The WAL segment names from `start` to `stop` (on start's timeline). */
-export function walSegmentRange(start: string, stop: string, segmentSize = 16 * 1024 * 1024): string[] {
-  const a = parseWalSegment(start, segmentSize);
-  const b = parseWalSegment(stop, segmentSize);
-  const out: string[] = [];
-  for (let n = a.segno; n <= b.segno; n++) out.push(walSegmentName(a.timeline, n, segmentSize));
-  return out;
 }
 
 export const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
@@ -191,12 +146,10 @@ export async function backupHealth(
   deps: BackupDeps,
   key: string,
   now = new Date(),
-): Promise<BackupHealth & { segments: ArchivedWal[] }> {
-  const local = localOf(deps.runtime);
+): Promise<BackupHealth & { segments: ArchivedSegment[] }> {
+  const target = await deps.targets.of(key);
   const rows = await deps.backups.list(key);
-  const segments = (await listArchivedWal(local.paths(key).archive)).filter((s) =>
-    /^[0-9A-F]{24}$/.test(s.name),
-  );
+  const segments = await target.databases.walArchive(key);
   const window = recoverableWindow(
     rows,
     segments.map((s) => ({ name: s.name, walEndTime: s.walEndTime })),

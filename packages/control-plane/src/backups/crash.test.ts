@@ -9,10 +9,11 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
-import { createLocalRuntime } from '../targets/local.js';
+import { createLocalRuntime } from '../targets/local/index.js';
 import { createFixtureRepo, eventually } from '../testing/fixture-repo.js';
 import { mspUpHarness } from '../testing/msp-process.js';
 import { createBackupsModule } from './module.js';
+import { localTargetOf } from '../testing/local-target.js';
 
 const key = 'releaseregistry/dev';
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -55,7 +56,7 @@ test('kill -9 of PostgreSQL mid-write: committed rows survive, the next backup a
   await eventually('the registry to be healthy', 90_000, async () =>
     (await cp.store.getDeployment(key))?.status === 'healthy' ? true : undefined,
   );
-  const cluster = (await cp.runtime.local!.database(key))!;
+  const cluster = (await localTargetOf(cp).cluster(key))!;
   const connect = async () => {
     const c = new pg.Client(cluster.connectionConfig('admin', 'releaseregistry'));
     await c.connect();
@@ -116,14 +117,14 @@ test('kill -9 of PostgreSQL mid-write: committed rows survive, the next backup a
   );
 
   await run('/restores', { deployment: key, latest: true, type: 'database', into: 'aftercrash' });
-  const clone = (await cp.runtime.local!.database('releaseregistry/aftercrash'))!;
+  const clone = (await localTargetOf(cp).cluster('releaseregistry/aftercrash'))!;
   const restored = await clone.query<{ n: string }>(
     'SELECT count(*) AS n FROM writes',
     [],
     'releaseregistry',
   );
   assert.equal(Number(restored[0]!.n), after + 1);
-  await cp.runtime.local!.stopDatabase('releaseregistry/aftercrash');
+  await cp.runtime.databases.stop('releaseregistry/aftercrash');
 });
 
 test('kill -9 of the control plane mid-backup: the backup is taken again, and restore works with no hole', async () => {

@@ -1,11 +1,7 @@
 /**
- * Restores: choosing what to restore from, and the steps of a restore into a clone deployment or in place.
- * Every step is idempotent (a control plane killed mid-restore resumes at the step it died in).
+ * Restores: choosing what to restore from (the plan), and the clone deployment a restore `--into` creates.
+ * The restore operation's steps are in restore-operation.ts.
  */
-import { existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   ConflictError,
   InputError,
@@ -14,22 +10,11 @@ import {
   baseBackupFor,
   isGood,
   validateRestoreTarget,
+  volumesOf,
+  type DeploymentSpec,
   type RestoreTarget,
 } from '@msp/core';
-import {
-  CLEAR_RECOVERY_SQL,
-  removeWalSpool,
-  postgresOsUser,
-  restoreBaseBackup,
-  listArchivedWal,
-  restoreVolume,
-  waitForRecovery,
-  writeRecoveryConfig,
-  type PostgresCluster,
-} from '@msp/runtime-local';
-import type { DeploymentSpec } from '../reconciler.js';
-import type { StepContext } from '../operations/engine.js';
-import { backupHealth, localOf, repositoryOf, volumesOf, type BackupDeps } from './backups.js';
+import { backupHealth, type BackupDeps } from './backups.js';
 import type { BackupRow } from './store.js';
 
 export type RestoreType = 'full' | 'database' | `volume:${string}`;
@@ -169,130 +154,6 @@ export async function createClone(deps: BackupDeps, key: string, name: string): 
     if (value !== undefined) await deps.store.putSecret(cloneKey, secret, value);
   }
   return cloneKey;
-}
-
-const owner = async () => {
-  const user = await postgresOsUser();
-  return user.switchUser ? { uid: user.uid, gid: user.gid } : undefined;
-};
-
-/**
- * Puts the files of a base backup in place of `<cluster>/data`. In place, the current data dir is moved to
- * `data.before-restore` first (kept until the restore succeeded); a resumed step finds it there.
- */
-export async function restoreDatabaseFiles(
-  deps: BackupDeps,
-  sourceKey: string,
-  cluster: PostgresCluster,
-  backupId: string,
-  keepOld: boolean,
-): Promise<string> {
-  const dir = cluster.options.dir;
-  const data = join(dir, 'data');
-  const aside = join(dir, 'data.before-restore');
-  const staging = join(dir, 'data.restoring');
-  if (await cluster.isRunning()) {
-    throw new PreconditionFailedError(
-      `PostgreSQL of ${cluster.options.name} still runs; it must be stopped to restore.`,
-    );
-  }
-  await mkdir(dir, { recursive: true, mode: 0o711 });
-  if (keepOld && existsSync(data) && !existsSync(aside)) await rename(data, aside);
-  const o = await owner();
-  const manifest = await restoreBaseBackup({
-    repository: repositoryOf(deps.dataDir, sourceKey),
-    id: backupId,
-    targetDir: staging,
-    ...(o ? { owner: o } : {}),
-  });
-  await rm(data, { recursive: true, force: true });
-  await rename(staging, data);
-  return `${manifest.files.length} files of ${backupId} restored and verified`;
-}
-
-/** Starts the restored cluster in recovery to the target, waits until it promoted, then finishes setup. */
-export async function recoverCluster(
-  deps: BackupDeps,
-  sourceKey: string,
-  cluster: PostgresCluster,
-  target: RestoreTarget,
-  ctx: StepContext,
-  fromWal?: string,
-): Promise<string> {
-  const data = join(cluster.options.dir, 'data');
-  const archiveDir = localOf(deps.runtime).paths(sourceKey).archive;
-  const recovering = existsSync(join(data, 'recovery.signal'));
-  if (recovering && !(await cluster.isRunning()) && fromWal !== undefined) {
-    // Check the stored checksums of the WAL this restore reads before starting: a damaged file is named
-    // now. (fetch-wal checks every file again, fully, as recovery reads it, and aborts on a mismatch.)
-    const segments = (await listArchivedWal(archiveDir)).filter(
-      (s) => s.name.length === 24 && s.name.slice(8) >= fromWal.slice(8),
-    );
-    for (const s of segments) {
-      const stored = await readFile(join(archiveDir, `${s.name}.gz`));
-      const info = JSON.parse(await readFile(join(archiveDir, `${s.name}.gz.json`), 'utf8')) as {
-        storedSha256?: string;
-      };
-      if (createHash('sha256').update(stored).digest('hex') !== info.storedSha256) {
-        throw new PreconditionFailedError(
-          `The WAL archive of ${sourceKey} has a corrupt file: ${s.name}.gz (its sha256 does not match ${s.name}.gz.json); refusing to restore past it. Restore to a time before it, or from a newer backup.`,
-          { details: { file: `${s.name}.gz` } },
-        );
-      }
-    }
-  }
-  if (!existsSync(join(data, 'backup_label')) && !recovering) {
-    await cluster.ensure();
-    return 'already recovered';
-  }
-  await cluster.configure();
-  if (!(await cluster.isRunning())) {
-    const o = await owner();
-    await writeRecoveryConfig({ dataDir: data, archiveDir, target, ...(o ? { owner: o } : {}) });
-    await ctx.log(`starting PostgreSQL in recovery ${describe(target)}`);
-    await cluster.start();
-  }
-  await waitForRecovery({
-    inRecovery: async () => (await cluster.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
-    isRunning: () => cluster.isRunning(),
-    logFile: join(cluster.options.dir, 'run', 'postgres.log'),
-  });
-  for (const sql of CLEAR_RECOVERY_SQL) await cluster.query(sql);
-  await removeWalSpool(data);
-  await cluster.ensure();
-  const [tl] = await cluster.query<{ tl: number; at: Date }>(
-    'SELECT timeline_id AS tl, now() AS at FROM pg_control_checkpoint()',
-  );
-  return `recovered ${describe(target)}; promoted (timeline ${tl?.tl ?? '?'})`;
-}
-
-export async function restoreVolumes(
-  deps: BackupDeps,
-  sourceKey: string,
-  targetKey: string,
-  snapshots: Record<string, string>,
-): Promise<string> {
-  const local = localOf(deps.runtime);
-  const done: string[] = [];
-  for (const [volume, id] of Object.entries(snapshots)) {
-    const dir = join(local.paths(targetKey).volumes, volume);
-    await mkdir(local.paths(targetKey).volumes, { recursive: true });
-    await restoreVolume({ repository: repositoryOf(deps.dataDir, sourceKey), id, dir });
-    done.push(`${volume} ← ${id}`);
-  }
-  return done.length ? done.join(', ') : 'no volumes to restore';
-}
-
-/** After a failed in-place restore: puts the data dir from before the restore back and starts it. */
-export async function putBackOldData(cluster: PostgresCluster): Promise<boolean> {
-  const dir = cluster.options.dir;
-  const aside = join(dir, 'data.before-restore');
-  if (!existsSync(aside)) return false;
-  await cluster.stop('immediate').catch(() => undefined);
-  await rm(join(dir, 'data'), { recursive: true, force: true });
-  await rename(aside, join(dir, 'data'));
-  await cluster.ensure();
-  return true;
 }
 
 export { isGood };

@@ -46,7 +46,12 @@ export interface StepContext {
  */
 export interface OperationHandler {
   readonly kinds: readonly OperationKind[];
-  steps(kind: OperationKind, input: Record<string, unknown>): readonly string[];
+  /** May depend on the deployment: the runtime's own kinds run the steps its target declares. */
+  steps(
+    kind: OperationKind,
+    input: Record<string, unknown>,
+    deploymentKey: string,
+  ): readonly string[] | Promise<readonly string[]>;
   runStep(step: string, ctx: StepContext): Promise<string | void>;
   /** Called once when an operation ends, whatever the outcome. */
   onFinished?(op: Operation): Promise<void>;
@@ -239,12 +244,14 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       await boss.offWork(OPERATIONS_QUEUE).catch(() => undefined);
     },
     async enqueue(request) {
+      const handler = handlerOf(request.kind);
+      const steps = await handler.steps(request.kind, request.input ?? {}, request.deploymentKey);
       const op = await store.createOperation({
         id: randomUUID(),
         kind: request.kind,
         deploymentKey: request.deploymentKey,
         status: 'queued',
-        steps: newSteps(handlerOf(request.kind).steps(request.kind, request.input ?? {})),
+        steps: newSteps(steps),
         input: request.input ?? {},
         reason: request.reason,
         createdBy: request.createdBy,

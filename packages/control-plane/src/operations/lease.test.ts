@@ -20,7 +20,7 @@ import { createSecretBox } from '../secrets.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { migrateState } from '../state/migrate.js';
 import { createStateStore, type StateStore } from '../state/store.js';
-import { createLocalRuntime } from '../targets/local.js';
+import { createLocalRuntime } from '../targets/local/index.js';
 import { createFixtureRepo, eventually, type FixtureRepo } from '../testing/fixture-repo.js';
 import {
   OPERATIONS_QUEUE,

@@ -1,8 +1,10 @@
+/* Over 400 lines: the routes closure below is being moved to @hono/zod-openapi by another change; split it after. */
 /**
  * Releases and rollouts: `release create` packs the service's code into the artifact store and registers
  * it, continuous delivery puts it on the first stage, promotion moves the same artifact to the next stage,
  * rollback redeploys what a stage ran before. Each move is one operation on the target deployment: it sets
- * the deployment's target release and runs the local runtime's deploy steps (health gate, switch, soak);
+ * the deployment's target release and runs its runtime target's deploy steps (on the local runtime: health
+ * gate, switch, soak);
  * a failure leaves or returns traffic to the previous release and restores the target. Every move is in
  * the rollout history; deliveries, promotions and rollbacks become notification events.
  */
@@ -18,18 +20,18 @@ import {
   pipelineOf,
   planDelivery,
   planPromotion,
-  stepsOf,
   type Operation,
+  type DeploymentSpec,
   type Pipeline,
-  type RolloutAction,
 } from '@msp/core';
 import { createArtifactStore } from '@msp/runtime-local';
 import type { Release } from '@msp/releaseregistry';
 import { parseBody, type ApiRoutes } from '../api/app.js';
 import type { OperationHandler, StepContext } from '../operations/engine.js';
-import type { DeploymentSpec } from '../reconciler.js';
+import { inputOf } from '../operations/inputs.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import type { DeploymentRow, TargetRelease } from '../state/store.js';
+import { ROLLOUT_KINDS, moveInput, type MoveInput } from './inputs.js';
 import {
   releaseCreateBody,
   releasePublishBody,
@@ -41,19 +43,7 @@ import {
 import { connectRegistry, type RegistryConnection } from './registry.js';
 import { createRolloutStore, type StageRelease } from './store.js';
 
-export const ROLLOUT_KINDS = ['deliver', 'promote', 'rollback', 'deploy-release'] as const;
-
-/** What a rollout operation carries. */
-interface MoveInput {
-  service: string;
-  environment: string;
-  action: RolloutAction;
-  version: string;
-  target: TargetRelease | null;
-  from: string | null;
-  previous: StageRelease | null;
-  soakSeconds?: number;
-}
+export { ROLLOUT_KINDS };
 
 const RELEASE_STEP = 'release';
 const PIPELINE_STEP = 'pipeline';
@@ -62,7 +52,7 @@ export function createRolloutsModule(): FeatureModule {
   return {
     name: 'rollouts',
     async setup(ctx: FeatureContext) {
-      const { store, engine, runtime } = ctx;
+      const { store, engine, runtime, targets } = ctx;
       const rollouts = createRolloutStore(store.pool);
       const artifacts = createArtifactStore({ root: ctx.dataDir.root });
       const registry: RegistryConnection = await connectRegistry({ store, repoDir: ctx.repoDir });
@@ -161,14 +151,19 @@ export function createRolloutsModule(): FeatureModule {
         });
       }
 
-      const inputOf = (op: Operation) => op.input as unknown as MoveInput;
+      const moveOf = (op: Operation) => inputOf(op, moveInput) as MoveInput;
 
       const handler: OperationHandler = {
         kinds: ROLLOUT_KINDS,
-        steps: () => [RELEASE_STEP, ...stepsOf.deploy!, PIPELINE_STEP],
+        // The deploy steps are the deployment's own target's: rollouts run them through it.
+        steps: async (_kind, _input, key) => [
+          RELEASE_STEP,
+          ...(await targets.of(key)).steps.deploy,
+          PIPELINE_STEP,
+        ],
         async runStep(step: string, sctx: StepContext) {
           const op = sctx.operation;
-          const input = inputOf(op);
+          const input = moveOf(op);
           if (step === RELEASE_STEP) {
             await rollouts.begin({
               service: input.service,
@@ -213,11 +208,11 @@ export function createRolloutsModule(): FeatureModule {
             );
             return `${input.environment} runs ${input.version}`;
           }
-          return runtime.handler.runStep(step, sctx);
+          return (await targets.of(op.deploymentKey)).runStep(step, sctx);
         },
         async onFinished(op) {
           if (op.status !== 'failed') return;
-          const input = inputOf(op);
+          const input = moveOf(op);
           const row = await store.getDeployment(op.deploymentKey);
           if (!row) return;
           // The target goes back to what ran before, so nothing redeploys the failed release by itself.

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
-import { createLocalRuntime } from '../targets/local.js';
+import { createLocalRuntime } from '../targets/local/index.js';
 import { eventually, releaseRegistryDir, requestVia, stageRelease } from '../testing/fixture-repo.js';
 import { createRolloutsModule } from './module.js';
 

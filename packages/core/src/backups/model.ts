@@ -65,3 +65,12 @@ export function walSegmentName(timeline: number, segno: bigint, segmentSize = 16
   const hex = (n: bigint | number) => n.toString(16).toUpperCase().padStart(8, '0');
   return `${hex(timeline)}${hex(segno / perLog)}${hex(segno % perLog)}`;
 }
+
+/** The WAL segment names from `start` to `stop` (on start's timeline). */
+export function walSegmentRange(start: string, stop: string, segmentSize = 16 * 1024 * 1024): string[] {
+  const a = parseWalSegment(start, segmentSize);
+  const b = parseWalSegment(stop, segmentSize);
+  const out: string[] = [];
+  for (let n = a.segno; n <= b.segno; n++) out.push(walSegmentName(a.timeline, n, segmentSize));
+  return out;
+}

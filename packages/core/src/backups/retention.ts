@@ -11,6 +11,7 @@
  * - volume snapshots are kept 90 days (scheduled ones), and the newest good one of each volume always;
  * - failed backups are deleted once they are older than the window (they never held usable data).
  */
+import { lastGoodOf } from './last-good.js';
 import { isGood, parseWalSegment, type BackupRecord } from './model.js';
 
 export interface RetentionPolicy {
@@ -56,7 +57,7 @@ export function planRetention(
   // ---- base backups
   const base = backups.filter((b) => b.type === 'base').sort(newestFirst);
   const goodBase = base.filter(isGood);
-  const lastGood = goodBase[0];
+  const lastGood = base[0] && lastGoodOf(base, base[0]);
   const anchor = goodBase.find((b) => finished(b) <= windowStart) ?? goodBase[goodBase.length - 1];
   const scheduledGood = goodBase.filter((b) => b.kind === 'scheduled');
   const keptRanges: (readonly [string, string])[] = [];
@@ -117,16 +118,13 @@ export function planRetention(
   // ---- volume snapshots
   const volumeStart = now.getTime() - policy.volumeSnapshotDays * DAY;
   const snapshots = backups.filter((b) => b.type === 'volume').sort(newestFirst);
-  const newestGoodOf = new Map<string, BackupRecord>();
-  for (const s of snapshots)
-    if (isGood(s) && !newestGoodOf.has(s.volume ?? '')) newestGoodOf.set(s.volume ?? '', s);
   for (const s of snapshots) {
     const age = `${((now.getTime() - finished(s)) / DAY).toFixed(1)} days old`;
     if (s.status === 'running') keep.push({ id: s.id, reason: 'still running' });
     else if (!isGood(s)) {
       if (finished(s) < windowStart) del.push({ id: s.id, reason: `failed snapshot, ${age}: never usable` });
       else keep.push({ id: s.id, reason: 'failed, kept for diagnosis until the window passes it' });
-    } else if (newestGoodOf.get(s.volume ?? '') === s) {
+    } else if (lastGoodOf(snapshots, s) === s) {
       keep.push({ id: s.id, reason: `the last good snapshot of volume ${s.volume ?? '?'} is never deleted` });
     } else if (s.kind !== 'scheduled') {
       keep.push({ id: s.id, reason: `${s.kind} snapshots are kept until deleted` });

@@ -7,7 +7,6 @@ import {
   finish,
   newSteps,
   nextStep,
-  stepsOf,
   type Operation,
 } from './operation.js';
 
@@ -18,7 +17,7 @@ function op(): Operation {
     kind: 'deploy',
     deploymentKey: 'releaseregistry/dev',
     status: 'queued',
-    steps: newSteps(stepsOf.deploy!),
+    steps: newSteps(['secrets', 'database', 'volumes', 'instances', 'route', 'record']),
     input: {},
     reason: 'test',
     createdBy: 'tester',

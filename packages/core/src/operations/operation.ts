@@ -50,13 +50,6 @@ export interface Operation {
   readonly result?: Readonly<Record<string, unknown>>;
 }
 
-/** The steps the runtime's own kinds of operation run, in order. */
-export const stepsOf: Readonly<Record<string, readonly string[]>> = {
-  deploy: ['secrets', 'database', 'volumes', 'instances', 'route', 'record'],
-  stop: ['route', 'instances', 'database', 'record'],
-  delete: ['route', 'instances', 'database', 'data', 'record'],
-};
-
 export function newSteps(steps: readonly string[]): OperationStep[] {
   return steps.map((name) => ({ name, status: 'pending' }));
 }

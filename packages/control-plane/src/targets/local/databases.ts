@@ -1,0 +1,313 @@
+/**
+ * The local runtime's databases capability: each deployment's PostgreSQL cluster, its base backups in the
+ * deployment's directory repository, its WAL archive, restores (files, then recovery) and the restore drill
+ * in a scratch cluster. Every step a restore runs is idempotent: a resumed one finds its work done.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { PreconditionFailedError, walSegmentRange, type RestoreTarget } from '@msp/core';
+import {
+  ARCHIVER_STATUS_SQL,
+  CLEAR_RECOVERY_SQL,
+  createDirectoryRepository,
+  createPostgresCluster,
+  deleteArchivedWal,
+  findFreePort,
+  listArchivedWal,
+  postgresOsUser,
+  removeWalSpool,
+  restoreBaseBackup,
+  takeBaseBackup,
+  toArchiverStatus,
+  verifyArchivedWal,
+  verifyBaseBackup,
+  waitForRecovery,
+  writeRecoveryConfig,
+  type BackupRepository,
+  type PostgresCluster,
+} from '@msp/runtime-local';
+import { slugOf, type DataDir } from '../../data-dir.js';
+import type { Databases } from '../../runtime-port.js';
+import { clusterOf, pathsOf, type LocalContext } from './context.js';
+
+export function repositoryOf(dataDir: DataDir, key: string): BackupRepository {
+  return createDirectoryRepository(pathsOf(dataDir, key).backups);
+}
+
+const owner = async () => {
+  const user = await postgresOsUser();
+  return user.switchUser ? { uid: user.uid, gid: user.gid } : undefined;
+};
+
+const describe = (t: RestoreTarget) =>
+  t.kind === 'time' ? `to ${t.time}` : t.kind === 'backup' ? `backup ${t.backupId}` : 'to the latest state';
+
+/**
+ * Puts the files of a base backup in place of `<cluster>/data`. In place, the current data dir is moved to
+ * `data.before-restore` first (kept until the restore succeeded); a resumed step finds it there.
+ */
+async function restoreFiles(
+  repository: BackupRepository,
+  cluster: PostgresCluster,
+  backupId: string,
+  keepOld: boolean,
+): Promise<string> {
+  const dir = cluster.options.dir;
+  const data = join(dir, 'data');
+  const aside = join(dir, 'data.before-restore');
+  const staging = join(dir, 'data.restoring');
+  if (await cluster.isRunning()) {
+    throw new PreconditionFailedError(
+      `PostgreSQL of ${cluster.options.name} still runs; it must be stopped to restore.`,
+    );
+  }
+  await mkdir(dir, { recursive: true, mode: 0o711 });
+  if (keepOld && existsSync(data) && !existsSync(aside)) await rename(data, aside);
+  const o = await owner();
+  const manifest = await restoreBaseBackup({
+    repository,
+    id: backupId,
+    targetDir: staging,
+    ...(o ? { owner: o } : {}),
+  });
+  await rm(data, { recursive: true, force: true });
+  await rename(staging, data);
+  return `${manifest.files.length} files of ${backupId} restored and verified`;
+}
+
+/** Starts the restored cluster in recovery to the target, waits until it promoted, then finishes setup. */
+async function recoverCluster(
+  cluster: PostgresCluster,
+  source: { key: string; archiveDir: string },
+  target: RestoreTarget,
+  log: (message: string) => Promise<void>,
+  fromWal?: string,
+): Promise<string> {
+  const { archiveDir } = source;
+  const data = join(cluster.options.dir, 'data');
+  const recovering = existsSync(join(data, 'recovery.signal'));
+  if (recovering && !(await cluster.isRunning()) && fromWal !== undefined) {
+    // Check the stored checksums of the WAL this restore reads before starting: a damaged file is named
+    // now. (fetch-wal checks every file again, fully, as recovery reads it, and aborts on a mismatch.)
+    const segments = (await listArchivedWal(archiveDir)).filter(
+      (s) => s.name.length === 24 && s.name.slice(8) >= fromWal.slice(8),
+    );
+    for (const s of segments) {
+      const stored = await readFile(join(archiveDir, `${s.name}.gz`));
+      const info = JSON.parse(await readFile(join(archiveDir, `${s.name}.gz.json`), 'utf8')) as {
+        storedSha256?: string;
+      };
+      if (createHash('sha256').update(stored).digest('hex') !== info.storedSha256) {
+        throw new PreconditionFailedError(
+          `The WAL archive of ${source.key} has a corrupt file: ${s.name}.gz (its sha256 does not match ${s.name}.gz.json); refusing to restore past it. Restore to a time before it, or from a newer backup.`,
+          { details: { file: `${s.name}.gz` } },
+        );
+      }
+    }
+  }
+  if (!existsSync(join(data, 'backup_label')) && !recovering) {
+    await cluster.ensure();
+    return 'already recovered';
+  }
+  await cluster.configure();
+  if (!(await cluster.isRunning())) {
+    const o = await owner();
+    await writeRecoveryConfig({ dataDir: data, archiveDir, target, ...(o ? { owner: o } : {}) });
+    await log(`starting PostgreSQL in recovery ${describe(target)}`);
+    await cluster.start();
+  }
+  await waitForRecovery({
+    inRecovery: async () => (await cluster.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r,
+    isRunning: () => cluster.isRunning(),
+    logFile: join(cluster.options.dir, 'run', 'postgres.log'),
+  });
+  for (const sql of CLEAR_RECOVERY_SQL) await cluster.query(sql);
+  await removeWalSpool(data);
+  await cluster.ensure();
+  const [tl] = await cluster.query<{ tl: number; at: Date }>(
+    'SELECT timeline_id AS tl, now() AS at FROM pg_control_checkpoint()',
+  );
+  return `recovered ${describe(target)}; promoted (timeline ${tl?.tl ?? '?'})`;
+}
+
+/** Every table of every database of the cluster, with its row count (`db.schema.table`). */
+async function rowCounts(cluster: PostgresCluster, databases: readonly string[]) {
+  const counts: Record<string, number> = {};
+  for (const db of databases) {
+    const client = new pg.Client({ ...cluster.connectionConfig('admin', db) });
+    await client.connect();
+    try {
+      const tables = await client.query<{ t: string }>(
+        `SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`,
+      );
+      for (const { t } of tables.rows) {
+        counts[`${db}.${t}`] = Number(
+          (await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`)).rows[0]!.n,
+        );
+      }
+    } finally {
+      await client.end();
+    }
+  }
+  return counts;
+}
+
+export function createDatabases(c: LocalContext): Databases {
+  const required = async (key: string): Promise<PostgresCluster> => {
+    const cluster = await clusterOf(c, key);
+    if (!cluster)
+      throw new PreconditionFailedError(`${key} has no PostgreSQL (no resources.postgreSQL in its spec).`);
+    return cluster;
+  };
+  return {
+    async describe(key) {
+      const cluster = await clusterOf(c, key);
+      return cluster ? { databases: [...cluster.options.databases] } : undefined;
+    },
+    async isRunning(key) {
+      const cluster = await clusterOf(c, key);
+      return cluster ? cluster.isRunning() : false;
+    },
+    async ensure(key) {
+      await (await required(key)).ensure();
+    },
+    async stop(key, mode = 'fast') {
+      c.supervisedDatabases.delete(key);
+      const cluster = await clusterOf(c, key);
+      if (cluster && (await cluster.isRunning())) await cluster.stop(mode);
+    },
+    async check(key) {
+      const cluster = await required(key);
+      for (const db of cluster.options.databases) await cluster.query('SELECT 1', [], db);
+    },
+    async baseBackup(key, request) {
+      const cluster = await required(key);
+      if (!(await cluster.isRunning())) await cluster.ensure();
+      const repository = repositoryOf(c.dataDir, key);
+      // runtime-local's base backup always asks PostgreSQL for an immediate checkpoint (fast => true).
+      const manifest = await takeBaseBackup({
+        repository,
+        id: request.id,
+        label: request.label,
+        connection: cluster.connectionConfig('admin', 'postgres'),
+        dataDir: join(cluster.options.dir, 'data'),
+      });
+      const check = await verifyBaseBackup(repository, request.id);
+      const wal = await verifyArchivedWal(
+        cluster.options.archiveDir,
+        walSegmentRange(manifest.startWal, manifest.stopWal, manifest.walSegmentSize),
+      );
+      return {
+        finishedAt: manifest.stopTime,
+        rawBytes: manifest.rawBytes,
+        storedBytes: manifest.storedBytes,
+        timeline: manifest.timeline,
+        startLsn: manifest.startLsn,
+        stopLsn: manifest.stopLsn,
+        startWal: manifest.startWal,
+        stopWal: manifest.stopWal,
+        files: manifest.files.length,
+        manifest,
+        problems: [...check.problems, ...wal],
+      };
+    },
+    async verifyBaseBackup(key, id, wal) {
+      const r = await verifyBaseBackup(repositoryOf(c.dataDir, key), id);
+      const problems = [...r.problems];
+      let walSegments = 0;
+      if (wal) {
+        const names = walSegmentRange(wal.startWal, wal.stopWal);
+        problems.push(...(await verifyArchivedWal(pathsOf(c.dataDir, key).archive, names)));
+        walSegments = names.length;
+      }
+      return { problems, files: r.files, walSegments };
+    },
+    async deleteBaseBackup(key, id) {
+      await repositoryOf(c.dataDir, key).deletePrefix(`base/${id}/`);
+    },
+    async walArchive(key) {
+      return (await listArchivedWal(pathsOf(c.dataDir, key).archive))
+        .filter((s) => /^[0-9A-F]{24}$/.test(s.name))
+        .map((s) => ({ name: s.name, walEndTime: s.walEndTime, archivedAt: s.archivedAt }));
+    },
+    async archiver(key) {
+      const cluster = await clusterOf(c, key);
+      if (!cluster || !(await cluster.isRunning())) return null;
+      const [row] = await cluster.query(ARCHIVER_STATUS_SQL);
+      return row ? toArchiverStatus(row) : null;
+    },
+    async deleteWal(key, segments) {
+      await deleteArchivedWal(pathsOf(c.dataDir, key).archive, segments);
+    },
+    async restoreBaseBackup(key, request) {
+      const cluster = await required(key);
+      if (await cluster.isRunning()) await cluster.stop('fast');
+      return restoreFiles(repositoryOf(c.dataDir, request.from), cluster, request.backupId, request.inPlace);
+    },
+    async recover(key, request, log) {
+      const cluster = await required(key);
+      return recoverCluster(
+        cluster,
+        { key: request.from, archiveDir: pathsOf(c.dataDir, request.from).archive },
+        request.target,
+        log,
+        request.fromWal,
+      );
+    },
+    async restorePrevious(key) {
+      const cluster = await clusterOf(c, key);
+      if (!cluster) return false;
+      const dir = cluster.options.dir;
+      const aside = join(dir, 'data.before-restore');
+      if (!existsSync(aside)) return false;
+      await cluster.stop('immediate').catch(() => undefined);
+      await rm(join(dir, 'data'), { recursive: true, force: true });
+      await rename(aside, join(dir, 'data'));
+      await cluster.ensure();
+      return true;
+    },
+    async discardPrevious(key) {
+      const cluster = await clusterOf(c, key);
+      if (cluster)
+        await rm(join(cluster.options.dir, 'data.before-restore'), { recursive: true, force: true });
+    },
+    async drill(key, request, log) {
+      const original = await required(key);
+      const scratchDir = join(c.dataDir.root, 'drills', slugOf(key));
+      const scratchArchive = join(c.dataDir.root, 'drills', `${slugOf(key)}-archive`);
+      const scratch = createPostgresCluster({
+        ...original.options,
+        name: `drill-${slugOf(key)}`,
+        dir: scratchDir,
+        port: await findFreePort(),
+        archiveDir: scratchArchive,
+      });
+      try {
+        await scratch.stop('immediate').catch(() => undefined);
+        await rm(scratchDir, { recursive: true, force: true });
+        await restoreFiles(repositoryOf(c.dataDir, key), scratch, request.backupId, false);
+        await recoverCluster(
+          scratch,
+          { key, archiveDir: pathsOf(c.dataDir, key).archive },
+          { kind: 'latest' },
+          log,
+          request.startWal,
+        );
+        const databases = (
+          await scratch.query<{ datname: string }>('SELECT datname FROM pg_database WHERE NOT datistemplate')
+        ).map((r) => r.datname);
+        const missing = original.options.databases.filter((d) => !databases.includes(d));
+        if (missing.length > 0)
+          throw new PreconditionFailedError(`databases missing after the restore: ${missing.join(', ')}`);
+        return { databases, rowCounts: await rowCounts(scratch, original.options.databases) };
+      } finally {
+        await scratch.stop('immediate').catch(() => undefined);
+        await rm(scratchDir, { recursive: true, force: true });
+        await rm(scratchArchive, { recursive: true, force: true });
+      }
+    },
+  };
+}
