@@ -13,7 +13,6 @@ export {
   type StepContext,
 } from './operations/engine.js';
 export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js';
-export { eventually, requestVia, createFixtureRepo } from './testing/fixture-repo.js';
 export { generateSecret } from './secrets.js';
 export { createLocalRuntime, hostnamesOf, type LocalRuntimeOptions } from './targets/local.js';
 export type {

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
@@ -27,7 +26,8 @@ import { createOperationEngine, type OperationEngine, type OperationHandler } fr
 import { reconcile, type ReconcileResult } from './reconciler.js';
 import type { RuntimeTarget } from './runtime-port.js';
 import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
-import { migrateState } from './state/migrate.js';
+import { createDb, type Db } from './state/db.js';
+import { CORE_MIGRATIONS, migrateState, type MigrationSet } from './state/migrate.js';
 import { createStateStore, type StateStore } from './state/store.js';
 
 export interface ControlPlaneOptions {
@@ -48,6 +48,8 @@ export interface ControlPlaneOptions {
 
 export interface FeatureContext {
   store: StateStore;
+  /** The state database for the module's own tables (its `migrations`), through a narrow handle. */
+  db: Db;
   boss: PgBoss;
   engine: OperationEngine;
   runtime: RuntimeTarget;
@@ -59,6 +61,8 @@ export interface FeatureContext {
 /** A capability plugged into the control plane: its operations, its routes, its schedules. */
 export interface FeatureModule {
   readonly name: string;
+  /** The module's own tables: applied with core's, under the same lock, before any `setup`. */
+  readonly migrations?: MigrationSet;
   setup(ctx: FeatureContext): Promise<{
     handlers?: OperationHandler[];
     routes?: ApiRoutes[];
@@ -80,8 +84,6 @@ export interface ControlPlane {
   reconcileNow(by?: string): Promise<ReconcileResult>;
   stop(): Promise<void>;
 }
-
-const migrationsDir = fileURLToPath(new URL('../src/state/migrations/', import.meta.url));
 
 interface StateConfig {
   port: number;
@@ -154,7 +156,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         },
       );
     }
-    const applied = await migrateState(pool, migrationsDir);
+    const db = createDb(pool);
+    const modules = options.modules ?? [];
+    const applied = await migrateState(db, [
+      CORE_MIGRATIONS,
+      ...modules.flatMap((m) => (m.migrations ? [m.migrations] : [])),
+    ]);
     if (applied.length > 0) log(`control plane: applied migrations ${applied.join(', ')}`);
     const store = createStateStore(pool, createSecretBox(await loadOrCreateKey(dataDir.secretKey)));
     const adminToken = await ensureAdminToken(store, dataDir);
@@ -174,8 +181,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
-    for (const m of options.modules ?? []) {
-      const parts = await m.setup({ store, boss, engine, runtime, dataDir, repoDir: options.repoDir, log });
+    for (const m of modules) {
+      const parts = await m.setup({
+        store,
+        db,
+        boss,
+        engine,
+        runtime,
+        dataDir,
+        repoDir: options.repoDir,
+        log,
+      });
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
       mounts.push(...(parts.mounts ?? []));

@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { findFreePort, startTestCluster } from '@msp/runtime-local';
-import type { TestCluster } from '@msp/runtime-local';
+import { findFreePort } from '@msp/runtime-local';
+import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 import type { Hono } from 'hono';
 import {
   createReleaseRegistryApp,

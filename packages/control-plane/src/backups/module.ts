@@ -57,7 +57,7 @@ import {
   type RestorePlan,
 } from './restore.js';
 import { backupBody, deploymentBody, restoreBody } from './schemas.js';
-import { createBackupStore } from './store.js';
+import { BACKUP_MIGRATIONS, createBackupStore } from './store.js';
 
 export const BACKUP_KINDS_OF_OPERATION = [
   'backup',
@@ -82,8 +82,9 @@ export interface BackupsModuleOptions {
 export function createBackupsModule(options: BackupsModuleOptions = {}): FeatureModule {
   return {
     name: 'backups',
+    migrations: BACKUP_MIGRATIONS,
     setup(ctx: FeatureContext) {
-      const backups = createBackupStore(ctx.store.pool);
+      const backups = createBackupStore(ctx.db);
       const deps: BackupDeps = {
         store: ctx.store,
         backups,

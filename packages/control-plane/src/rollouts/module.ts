@@ -39,7 +39,7 @@ import {
   rolloutServiceBody,
 } from './schemas.js';
 import { connectRegistry, type RegistryConnection } from './registry.js';
-import { createRolloutStore, type StageRelease } from './store.js';
+import { ROLLOUT_MIGRATIONS, createRolloutStore, type StageRelease } from './store.js';
 
 export const ROLLOUT_KINDS = ['deliver', 'promote', 'rollback', 'deploy-release'] as const;
 
@@ -61,9 +61,10 @@ const PIPELINE_STEP = 'pipeline';
 export function createRolloutsModule(): FeatureModule {
   return {
     name: 'rollouts',
+    migrations: ROLLOUT_MIGRATIONS,
     async setup(ctx: FeatureContext) {
       const { store, engine, runtime } = ctx;
-      const rollouts = createRolloutStore(store.pool);
+      const rollouts = createRolloutStore(ctx.db);
       const artifacts = createArtifactStore({ root: ctx.dataDir.root });
       const registry: RegistryConnection = await connectRegistry({ store, repoDir: ctx.repoDir });
 
