@@ -2,6 +2,10 @@
  * The Release Registry the control plane talks to: by default the `releaseregistry` package served by the
  * control plane itself (schema `releaseregistry` of the state database, mounted at /registry), or an
  * external one named in msp.yaml (`releaseRegistry: { url, tokenSecret }`). Either way through the client.
+ *
+ * The external registry's token comes only from `MSP_REGISTRY_TOKEN_<TOKENSECRET>`: msp.yaml is written by
+ * anyone who can commit to the platform repo, so `tokenSecret` must not be able to name another variable of
+ * the control plane (`MSP_SECRET_KEY`, `DATABASE_URL`) and have it sent to a URL of their choosing.
  */
 import type { Hono } from 'hono';
 import {
@@ -23,19 +27,26 @@ export interface RegistryConnection {
   app?: Hono;
 }
 
+/** The only environment variable an external registry's token is read from: `ci-token` → `MSP_REGISTRY_TOKEN_CI_TOKEN`. */
+export function registryTokenVariable(tokenSecret: string): string {
+  return `MSP_REGISTRY_TOKEN_${tokenSecret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
 export async function connectRegistry(options: {
   store: StateStore;
   repoDir: string;
+  /** Where `MSP_REGISTRY_TOKEN_*` is read (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }): Promise<RegistryConnection> {
   const { store } = options;
   const { repo } = await loadPlatformRepo(options.repoDir);
   const external = repo?.platform.releaseRegistry;
   if (external) {
-    const token =
-      process.env[external.tokenSecret] ?? (await store.getSecret('control-plane', external.tokenSecret));
+    const variable = registryTokenVariable(external.tokenSecret);
+    const token = (options.env ?? process.env)[variable];
     if (!token) {
       throw new PreconditionFailedError(
-        `msp.yaml names the Release Registry ${external.url} with tokenSecret ${external.tokenSecret}, but no such secret is set: export ${external.tokenSecret}=<token> before starting the control plane.`,
+        `msp.yaml names the Release Registry ${external.url} with tokenSecret ${external.tokenSecret}, but ${variable} is not set: export ${variable}=<token> before starting the control plane.`,
       );
     }
     return { client: createReleaseRegistryClient({ baseUrl: external.url, token }), describe: external.url };
