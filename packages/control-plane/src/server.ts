@@ -10,6 +10,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { UnavailableError } from '@msp/core';
+import { MSP_VERSION } from '@msp/core/version';
 import { createPostgresCluster, findFreePort, type PostgresCluster } from '@msp/runtime-local';
 import { createApiApp, type ApiMount, type ApiRoutes } from './api/app.js';
 import {
@@ -221,7 +222,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       reconcile: async (by) => (await reconcileNow(by)).actions,
       metrics: createMetrics(store, runtime),
       info: () => ({
-        version: '0.1.0',
+        version: MSP_VERSION,
         repo: options.repoDir,
         dataDir: dataDir.root,
         proxyUrl: runtime.proxyUrl() ?? null,
