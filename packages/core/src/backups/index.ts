@@ -1,3 +1,4 @@
 export * from './model.js';
 export * from './window.js';
 export * from './retention.js';
+export * from './clone-name.js';
