@@ -66,7 +66,7 @@ export function createRolloutsModule(): FeatureModule {
       const { store, engine, runtime } = ctx;
       const rollouts = createRolloutStore(ctx.db);
       const artifacts = createArtifactStore({ root: ctx.dataDir.root });
-      const registry: RegistryConnection = await connectRegistry({ store, repoDir: ctx.repoDir });
+      const registry: RegistryConnection = await connectRegistry({ store, db: ctx.db, repoDir: ctx.repoDir });
 
       /** The service's deployments (declared in the repo), by environment. */
       async function deploymentsOf(id: string): Promise<Map<string, DeploymentRow>> {

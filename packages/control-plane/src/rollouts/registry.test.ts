@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Db } from '../state/db.js';
 import type { StateStore } from '../state/store.js';
 import { createFixtureRepo, type FixtureRepo } from '../testing/index.js';
 import { connectRegistry, registryTokenVariable } from './registry.js';
@@ -16,8 +17,9 @@ const DATABASE_URL = 'postgresql://admin:s3cret-password@127.0.0.1:5432/msp';
 let server: http.Server;
 let repo: FixtureRepo;
 const seen: Array<string | undefined> = [];
-// The external path never touches the state store.
+// The external path never touches the state store or database.
 const noStore = {} as StateStore;
+const noDb = {} as Db;
 
 before(async () => {
   server = http.createServer((req, res) => {
@@ -41,7 +43,7 @@ after(async () => {
 test('tokenSecret: DATABASE_URL does not send DATABASE_URL; the start is refused naming the variable to set', async () => {
   seen.length = 0;
   await assert.rejects(
-    connectRegistry({ store: noStore, repoDir: repo.dir, env: { DATABASE_URL } }),
+    connectRegistry({ store: noStore, db: noDb, repoDir: repo.dir, env: { DATABASE_URL } }),
     (error: Error) => {
       assert.match(error.message, /MSP_REGISTRY_TOKEN_DATABASE_URL is not set/);
       assert.match(error.message, /export MSP_REGISTRY_TOKEN_DATABASE_URL=<token>/);
@@ -56,6 +58,7 @@ test('the token is MSP_REGISTRY_TOKEN_<tokenSecret>, sent as the bearer token, n
   seen.length = 0;
   const registry = await connectRegistry({
     store: noStore,
+    db: noDb,
     repoDir: repo.dir,
     env: { DATABASE_URL, MSP_REGISTRY_TOKEN_DATABASE_URL: 'registry-write-token' },
   });

@@ -17,6 +17,7 @@ import {
 import { loadPlatformRepo } from '@msp/spec';
 import { PreconditionFailedError } from '@msp/core';
 import { generateSecret } from '../secrets.js';
+import type { Db } from '../state/db.js';
 import type { StateStore } from '../state/store.js';
 
 export interface RegistryConnection {
@@ -34,6 +35,8 @@ export function registryTokenVariable(tokenSecret: string): string {
 
 export async function connectRegistry(options: {
   store: StateStore;
+  /** The module's database handle: the embedded registry's tables (schema `releaseregistry`). */
+  db: Db;
   repoDir: string;
   /** Where `MSP_REGISTRY_TOKEN_*` is read (default process.env). */
   env?: NodeJS.ProcessEnv;
@@ -51,9 +54,9 @@ export async function connectRegistry(options: {
     }
     return { client: createReleaseRegistryClient({ baseUrl: external.url, token }), describe: external.url };
   }
-  await migrateReleaseRegistry(store.pool, 'releaseregistry');
+  await migrateReleaseRegistry(options.db, 'releaseregistry');
   const token = await store.ensureSecret('control-plane', 'registry-token', generateSecret);
-  const app = createReleaseRegistryApp({ pool: store.pool, schema: 'releaseregistry', token });
+  const app = createReleaseRegistryApp({ pool: options.db, schema: 'releaseregistry', token });
   // In-process calls: no socket, same code path as over HTTP.
   const inProcess: typeof fetch = (input, init) =>
     Promise.resolve(app.fetch(new Request(input instanceof Request ? input : String(input), init)));
