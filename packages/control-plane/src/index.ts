@@ -13,6 +13,8 @@ export {
   type StepContext,
 } from './operations/engine.js';
 export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js';
+export type { Db, DbResult } from './state/db.js';
+export { migrationsBeside, type MigrationSet } from './state/migrate.js';
 export { generateSecret } from './secrets.js';
 export { createLocalRuntime, hostnamesOf, type LocalRuntimeOptions } from './targets/local.js';
 export type {

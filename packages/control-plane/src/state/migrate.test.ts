@@ -10,9 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { findFreePort } from '@msp/runtime-local';
 import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 import { BACKUP_MIGRATIONS } from '../backups/store.js';
 import { ROLLOUT_MIGRATIONS } from '../rollouts/store.js';
+import { defaultModules } from '../modules.js';
+import { startControlPlane } from '../server.js';
+import { createLocalRuntime } from '../targets/local.js';
+import { createFixtureRepo } from '../testing/index.js';
 import { createDb } from './db.js';
 import { CORE_MIGRATIONS, migrateState, migrationsBeside, type MigrationSet } from './migrate.js';
 
@@ -100,6 +105,40 @@ test('a database migrated by the shared scheme (core 001-004) is recognised: not
   assert.equal((await pool.query("select id from backups where id = 'b1'")).rowCount, 1);
   assert.equal((await pool.query("select id from rollout_history where service = 'svc'")).rowCount, 1);
   assert.deepEqual(await migrateState(createDb(pool), SETS), []);
+
+  // And a whole control plane started on it (every default module) applies none of them again either.
+  const repo = await createFixtureRepo({ name: 'migrate-old' });
+  const dataDir = await mkdtemp(join(tmpdir(), 'msp-data-'));
+  const lines: string[] = [];
+  const proxyPort = await findFreePort();
+  const cp = await startControlPlane({
+    repoDir: repo.dir,
+    dataDir,
+    port: await findFreePort(),
+    databaseUrl: db.connectionString('admin', 'old'),
+    reconcile: false,
+    modules: defaultModules(),
+    createRuntime: (deps) => createLocalRuntime({ ...deps, proxyPort }),
+    log: (line) => lines.push(line),
+  });
+  try {
+    assert.deepEqual(
+      lines.filter((l) => /applied migrations.*((backups|rollouts)\/|core\/00[1-4])/.test(l)),
+      [],
+      'none of the old migrations applied at start',
+    );
+    assert.equal((await pool.query("select id from backups where id = 'b1'")).rowCount, 1);
+    assert.equal((await pool.query("select id from rollout_history where service = 'svc'")).rowCount, 1);
+    const history = await fetch(`${cp.url}/api/v1/rollouts/history?service=svc`, {
+      headers: { authorization: `Bearer ${cp.adminToken}` },
+    });
+    assert.equal(history.status, 200);
+    assert.match(await history.text(), /"version":"v1\.0\.0"/, 'the rollouts module reads its old rows');
+  } finally {
+    await cp.stop();
+    await rm(repo.dir, { recursive: true, force: true });
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
 
 test('two control planes migrating one database at once: each migration applied once, neither fails', async () => {
