@@ -23,11 +23,11 @@ import {
   postgresOsUser,
   removeWalSpool,
   restoreBaseBackup,
-  startTestCluster,
   takeBaseBackup,
   waitForRecovery,
   writeRecoveryConfig,
 } from '../packages/runtime-local/dist/index.js';
+import { startTestCluster } from '../packages/runtime-local/dist/testing.js';
 
 const WRITE_SECONDS = Number(process.env.WRITE_SECONDS ?? 150);
 const log = (m) => process.stderr.write(`[rpo] ${m}\n`);

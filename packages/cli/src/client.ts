@@ -3,9 +3,10 @@
  * a platform repo (`.msp/control-plane.json` and the owner-only `.msp/admin-token`), or from MSP_URL and
  * MSP_TOKEN.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CliError } from './cli-support.js';
+import { controlPlaneDataDir, searchedPlaces } from './repo-default.js';
 
 export interface ControlPlaneClient {
   url: string;
@@ -14,21 +15,14 @@ export interface ControlPlaneClient {
   stream(path: string, signal?: AbortSignal): Promise<Response>;
 }
 
-function findDataDir(start: string): string | undefined {
-  for (let dir = resolve(start); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, '.msp', 'control-plane.json'))) return join(dir, '.msp');
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
 export function connect(options: { repo?: string } = {}): ControlPlaneClient {
   let url = process.env.MSP_URL;
   let token = process.env.MSP_TOKEN;
   if (!url || !token) {
-    const dataDir = findDataDir(options.repo ?? process.cwd());
+    const dataDir = controlPlaneDataDir(options.repo);
     if (!dataDir) {
       throw new CliError(
-        `No running control plane found for ${resolve(options.repo ?? process.cwd())}: start one with \`msp up\` in the platform repo (or set MSP_URL and MSP_TOKEN).`,
+        `No running control plane found for ${searchedPlaces(options.repo)}: start one with \`msp up\` in the platform repo (or set MSP_URL and MSP_TOKEN).`,
       );
     }
     try {

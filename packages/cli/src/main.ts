@@ -3,13 +3,14 @@
  * command is imported only when it runs, so `msp --help` loads little more than commander.
  */
 import { Command, CommanderError } from 'commander';
+import { MSP_VERSION } from '@msp/core/version';
 import { registerCommands } from './commands/index.js';
 
 const program = new Command('msp')
   .description(
     'MSP, the Managed Services Platform: runs, backs up, rolls out and documents the deployments of a platform repo.',
   )
-  .version('0.1.0')
+  .version(MSP_VERSION)
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 

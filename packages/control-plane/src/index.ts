@@ -13,7 +13,8 @@ export {
   type StepContext,
 } from './operations/engine.js';
 export type { StateStore, DeploymentRow, TargetRelease } from './state/store.js';
-export { eventually, requestVia, createFixtureRepo } from './testing/fixture-repo.js';
+export type { Db, DbResult } from './state/db.js';
+export { migrationsBeside, type MigrationSet } from './state/migrate.js';
 export { generateSecret } from './secrets.js';
 export {
   createLocalRuntime,

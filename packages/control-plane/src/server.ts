@@ -6,11 +6,11 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { UnavailableError } from '@msp/core';
+import { MSP_VERSION } from '@msp/core/version';
 import { createPostgresCluster, findFreePort, type PostgresCluster } from '@msp/runtime-local';
 import { createApiApp, type ApiMount, type ApiRoutes } from './api/app.js';
 import {
@@ -33,7 +33,8 @@ import {
   type TargetFactory,
 } from './targets/registry.js';
 import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
-import { migrateState } from './state/migrate.js';
+import { createDb, type Db } from './state/db.js';
+import { CORE_MIGRATIONS, migrateState, type MigrationSet } from './state/migrate.js';
 import { createStateStore, type StateStore } from './state/store.js';
 
 export interface ControlPlaneOptions {
@@ -59,6 +60,8 @@ export interface ControlPlaneOptions {
 
 export interface FeatureContext {
   store: StateStore;
+  /** The state database for the module's own tables (its `migrations`), through a narrow handle. */
+  db: Db;
   boss: PgBoss;
   engine: OperationEngine;
   /** Every target as one RuntimeTarget, routed by deployment key. */
@@ -73,6 +76,8 @@ export interface FeatureContext {
 /** A capability plugged into the control plane: its operations, its routes, its schedules. */
 export interface FeatureModule {
   readonly name: string;
+  /** The module's own tables: applied with core's, under the same lock, before any `setup`. */
+  readonly migrations?: MigrationSet;
   setup(ctx: FeatureContext): Promise<{
     handlers?: OperationHandler[];
     routes?: ApiRoutes[];
@@ -95,8 +100,6 @@ export interface ControlPlane {
   reconcileNow(by?: string): Promise<ReconcileResult>;
   stop(): Promise<void>;
 }
-
-const migrationsDir = fileURLToPath(new URL('../src/state/migrations/', import.meta.url));
 
 interface StateConfig {
   port: number;
@@ -180,7 +183,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         },
       );
     }
-    const applied = await migrateState(pool, migrationsDir);
+    const db = createDb(pool);
+    const modules = options.modules ?? [];
+    const applied = await migrateState(db, [
+      CORE_MIGRATIONS,
+      ...modules.flatMap((m) => (m.migrations ? [m.migrations] : [])),
+    ]);
     if (applied.length > 0) log(`control plane: applied migrations ${applied.join(', ')}`);
     const store = createStateStore(pool, createSecretBox(await loadOrCreateKey(dataDir.secretKey)));
     const adminToken = await ensureAdminToken(store, dataDir);
@@ -202,9 +210,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
-    for (const m of options.modules ?? []) {
+    for (const m of modules) {
       const parts = await m.setup({
         store,
+        db,
         boss,
         engine,
         runtime,
@@ -242,7 +251,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       reconcile: async (by) => (await reconcileNow(by)).actions,
       metrics: createMetrics(store, runtime),
       info: () => ({
-        version: '0.1.0',
+        version: MSP_VERSION,
         repo: options.repoDir,
         dataDir: dataDir.root,
         proxyUrl: runtime.proxyUrl() ?? null,

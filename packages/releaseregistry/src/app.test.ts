@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { findFreePort, startTestCluster } from '@msp/runtime-local';
-import type { TestCluster } from '@msp/runtime-local';
+import { findFreePort } from '@msp/runtime-local';
+import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 import type { Hono } from 'hono';
 import {
   createReleaseRegistryApp,
@@ -124,6 +124,15 @@ void describe('release registry API', () => {
     assert.equal((await app.request('/v1/releases/p')).status, 200);
   });
 
+  void it('takes a version at its caps: a 64-character prerelease of 8 identifiers, 2147483647.2147483647.2147483647', async () => {
+    const app = await freshApp();
+    const prerelease = `${'a'.repeat(50)}.b.c.d.e.f.g.h`;
+    assert.equal(prerelease.length, 64);
+    assert.equal((await create(app, 'p', `v1.0.0-${prerelease}`)).version, `v1.0.0-${prerelease}`);
+    const max = 'v2147483647.2147483647.2147483647';
+    assert.equal((await create(app, 'p', max)).version, max);
+  });
+
   void it('answers a malformed body or field with 400 invalid_input naming the field and the fix', async () => {
     const app = await freshApp();
     const notJson = await post(app, '/v1/releases', '{"name": "p",');
@@ -138,6 +147,24 @@ void describe('release registry API', () => {
     assert.match(e2.message, /name: must be lowercase/);
     assert.match(e2.message, /version: must look like vMAJOR\.MINOR\.PATCH/);
     assert.match(e2.message, /git_sha: must be a git commit SHA/);
+
+    // Every version part is capped: a 5000-character prerelease is refused, naming the cap.
+    const long = await post(app, '/v1/releases', {
+      name: 'p',
+      version: `v1.0.0-${'a'.repeat(5000)}`,
+      git_sha: SHA,
+    });
+    assert.equal(long.status, 400);
+    assert.match((await errorOf(long)).message, /version: .*prerelease .* at most 64 characters, not 5000/);
+    const parts = await errorOf(
+      await post(app, '/v1/releases', { name: 'p', version: 'v1.0.0-a.b.c.d.e.f.g.h.i', git_sha: SHA }),
+    );
+    assert.match(parts.message, /at most 8 dot-separated identifiers, not 9/);
+    const huge = await errorOf(
+      await post(app, '/v1/releases', { name: 'p', version: 'v2147483648.0.0', git_sha: SHA }),
+    );
+    assert.match(huge.message, /MAJOR, MINOR and PATCH of at most 2147483647/);
+    assert.equal((await app.request(`/v1/releases/p/v1.0.0-${'a'.repeat(65)}`)).status, 400);
 
     const missing = await errorOf(await post(app, '/v1/releases', { name: 'p' }));
     assert.match(missing.message, /version: is required/);

@@ -3,7 +3,6 @@ import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import type { Pool } from 'pg';
 import {
   ErrorCode,
   httpStatusOf,
@@ -13,6 +12,7 @@ import {
   UnauthenticatedError,
   UnavailableError,
 } from '@msp/core';
+import type { Database } from './db.js';
 import { DEFAULT_SCHEMA } from './migrate.js';
 import { newReleaseSchema, parseInput, productNameSchema, versionSchema } from './release.js';
 import { MAX_VERSION_NUMBER } from './semver.js';
@@ -20,8 +20,9 @@ import { PostgresReleaseStore } from './store.js';
 import type { ReleaseStore } from './store.js';
 
 export interface ReleaseRegistryAppOptions {
-  /** The database; releases live in `schema` (run `migrateReleaseRegistry` first). */
-  readonly pool: Pool;
+  /** The database (a pg Pool, or a host's narrow handle); releases live in `schema` (run
+   * `migrateReleaseRegistry` first). */
+  readonly pool: Database;
   readonly schema?: string;
   /** The bearer token writes must carry. */
   readonly token: string;

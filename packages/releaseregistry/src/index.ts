@@ -9,6 +9,7 @@
 export { createReleaseRegistryApp, bearerMatches } from './app.js';
 export type { ReleaseRegistryAppOptions } from './app.js';
 export { migrateReleaseRegistry, loadMigrations, DEFAULT_SCHEMA } from './migrate.js';
+export { registryDbOf, type Database, type RegistryDb } from './db.js';
 export type { Migration, MigrationResult } from './migrate.js';
 export { createReleaseRegistryClient, ReleaseRegistryError } from './client.js';
 export type { ReleaseRegistryClient, ReleaseRegistryClientOptions } from './client.js';

@@ -4,8 +4,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { findFreePort, startTestCluster } from '@msp/runtime-local';
-import type { TestCluster } from '@msp/runtime-local';
+import { findFreePort } from '@msp/runtime-local';
+import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 
 /** `node dist/main.js` as MSP runs it: a real process, real HTTP, the runtime contract's environment. */
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));

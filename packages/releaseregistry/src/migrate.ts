@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
-import type { Pool } from 'pg';
 import { InputError, PreconditionFailedError } from '@msp/core';
+import { registryDbOf, type Database } from './db.js';
 
 /**
  * Forward-only, numbered plain-SQL migrations (`src/migrations/NNN_name.sql`), applied in one transaction
@@ -63,54 +63,43 @@ export interface MigrationResult {
 
 /** Brings `schema` up to date. Safe to call from several processes at once. */
 export async function migrateReleaseRegistry(
-  pool: Pool,
+  database: Database,
   schema: string = DEFAULT_SCHEMA,
   migrations?: readonly Migration[],
 ): Promise<MigrationResult> {
   assertSchemaName(schema);
   const all = migrations ?? (await loadMigrations());
   const s = quoteIdent(schema);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    try {
-      // One lock per schema: the key is derived from its name, in a class of its own.
-      await client.query(
-        `SELECT pg_advisory_xact_lock(hashtext('msp.releaseregistry.migrate'), hashtext($1))`,
-        [schema],
-      );
-      // Only create the schema when missing: a role that may use an existing schema need not be able to create one.
-      const exists = await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
-      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${s}`);
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
-           version integer PRIMARY KEY,
-           name text NOT NULL,
-           applied_at timestamptz NOT NULL DEFAULT now()
-         )`,
-      );
-      const done = await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`);
-      const appliedBefore = new Set(done.rows.map((r) => r.version));
-      await client.query(`SET LOCAL search_path TO ${s}`);
-      const applied: number[] = [];
-      for (const m of all) {
-        if (appliedBefore.has(m.version)) continue;
-        await client.query(m.sql);
-        await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
-          m.version,
-          m.name,
-        ]);
-        applied.push(m.version);
-      }
-      await client.query('COMMIT');
-      // A newer replica may have applied migrations this code does not know; forward-only means that is fine.
-      const current = Math.max(0, ...appliedBefore, ...applied);
-      return { applied, current };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+  return registryDbOf(database).transaction(async (tx) => {
+    // One lock per schema: the key is derived from its name, in a class of its own.
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('msp.releaseregistry.migrate'), hashtext($1))`, [
+      schema,
+    ]);
+    // Only create the schema when missing: a role that may use an existing schema need not be able to create one.
+    const exists = await tx.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [schema]);
+    if (exists.rowCount === 0) await tx.query(`CREATE SCHEMA ${s}`);
+    await tx.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+         version integer PRIMARY KEY,
+         name text NOT NULL,
+         applied_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    );
+    const done = await tx.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`);
+    const appliedBefore = new Set(done.rows.map((r) => r.version));
+    await tx.query(`SET LOCAL search_path TO ${s}`);
+    const applied: number[] = [];
+    for (const m of all) {
+      if (appliedBefore.has(m.version)) continue;
+      await tx.query(m.sql);
+      await tx.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
+        m.version,
+        m.name,
+      ]);
+      applied.push(m.version);
     }
-  } finally {
-    client.release();
-  }
+    // A newer replica may have applied migrations this code does not know; forward-only means that is fine.
+    const current = Math.max(0, ...appliedBefore, ...applied);
+    return { applied, current };
+  });
 }

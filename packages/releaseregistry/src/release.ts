@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InputError } from '@msp/core';
-import { parseVersion } from './semver.js';
+import { versionProblem } from './semver.js';
 
 /**
  * The release model and the one schema that validates it at every edge: request bodies and path parameters
@@ -58,9 +58,9 @@ export const productNameSchema = z
 
 export const versionSchema = z
   .string({ error: required('a version such as "v1.2.3"') })
-  .refine((v) => parseVersion(v) !== undefined, {
-    message:
-      'must look like vMAJOR.MINOR.PATCH or vMAJOR.MINOR.PATCH-PRERELEASE (e.g. "v1.2.3", "v2.0.0-rc.1")',
+  .superRefine((v, ctx) => {
+    const problem = versionProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   });
 
 export const gitShaSchema = z

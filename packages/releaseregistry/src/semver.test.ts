@@ -26,6 +26,9 @@ void describe('semver', () => {
       'v1.2.3-rc..1',
       'V1.2.3',
       'v99999999999.0.0',
+      'v2147483648.0.0',
+      `v1.0.0-${'x'.repeat(65)}`,
+      'v1.0.0-1.2.3.4.5.6.7.8.9',
     ]) {
       assert.equal(parseVersion(bad), undefined, bad);
     }

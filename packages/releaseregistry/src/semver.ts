@@ -17,16 +17,45 @@ export const VERSION_PATTERN = new RegExp(
   `^v${numeric}\\.${numeric}\\.${numeric}(?:-(${identifier}(?:\\.${identifier})*))?$`,
 );
 
-/** Stored in PostgreSQL `integer` columns. */
+/*
+ * Every part is capped, so a version stays a short label (in URLs, tables, logs):
+ * MAJOR, MINOR and PATCH at most 2147483647 (stored in PostgreSQL `integer` columns); the PRERELEASE at
+ * most 64 characters in at most 8 dot-separated identifiers. A whole version is then at most 98 characters.
+ */
 export const MAX_VERSION_NUMBER = 2_147_483_647;
+export const MAX_PRERELEASE_LENGTH = 64;
+export const MAX_PRERELEASE_IDENTIFIERS = 8;
+
+export const VERSION_FORMAT =
+  'must look like vMAJOR.MINOR.PATCH or vMAJOR.MINOR.PATCH-PRERELEASE (e.g. "v1.2.3", "v2.0.0-rc.1")';
+
+/** What is wrong with `text` as a version (completing "version …"), or undefined when it is one. */
+export function versionProblem(text: string): string | undefined {
+  const match = VERSION_PATTERN.exec(text);
+  if (!match) return VERSION_FORMAT;
+  if ([match[1], match[2], match[3]].some((n) => Number(n) > MAX_VERSION_NUMBER)) {
+    return `must have MAJOR, MINOR and PATCH of at most ${MAX_VERSION_NUMBER} each`;
+  }
+  const prerelease = match[4];
+  if (prerelease !== undefined && prerelease.length > MAX_PRERELEASE_LENGTH) {
+    return `must have a prerelease (after "-") of at most ${MAX_PRERELEASE_LENGTH} characters, not ${prerelease.length}`;
+  }
+  const identifiers = prerelease?.split('.').length ?? 0;
+  if (identifiers > MAX_PRERELEASE_IDENTIFIERS) {
+    return `must have a prerelease of at most ${MAX_PRERELEASE_IDENTIFIERS} dot-separated identifiers, not ${identifiers}`;
+  }
+  return undefined;
+}
 
 export function parseVersion(text: string): SemanticVersion | undefined {
-  const match = VERSION_PATTERN.exec(text);
-  if (!match) return undefined;
-  const [major, minor, patch] = [Number(match[1]), Number(match[2]), Number(match[3])];
-  if (major > MAX_VERSION_NUMBER || minor > MAX_VERSION_NUMBER || patch > MAX_VERSION_NUMBER)
-    return undefined;
-  return { major, minor, patch, prerelease: match[4] ?? null };
+  if (versionProblem(text) !== undefined) return undefined;
+  const match = VERSION_PATTERN.exec(text)!;
+  return {
+    major: Number(match[1]),
+    minor: Number(match[2]),
+    patch: Number(match[3]),
+    prerelease: match[4] ?? null,
+  };
 }
 
 export function formatVersion(version: SemanticVersion): string {

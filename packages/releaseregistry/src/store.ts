@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import { registryDbOf, type Database, type RegistryDb } from './db.js';
 import { ConflictError, NotFoundError } from '@msp/core';
 import type { Artifact, NewRelease, Release } from './release.js';
 import { compareVersions, formatVersion, MAX_VERSION_NUMBER, parseVersion } from './semver.js';
@@ -68,12 +68,12 @@ function newestFirst(rows: ReleaseRow[]): ReleaseRow[] {
 }
 
 export class PostgresReleaseStore implements ReleaseStore {
-  readonly #pool: Pool;
+  readonly #pool: RegistryDb;
   readonly #table: string;
 
-  constructor(pool: Pool, schema: string) {
+  constructor(db: Database, schema: string) {
     assertSchemaName(schema);
-    this.#pool = pool;
+    this.#pool = registryDbOf(db);
     this.#table = `${quoteIdent(schema)}.releases`;
   }
 

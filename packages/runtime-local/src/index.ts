@@ -1,6 +1,5 @@
 export { findFreePort, isPortFree } from './net.js';
 export * from './postgres/index.js';
-export { startTestCluster, type TestCluster } from './testing.js';
 export * from './process/instance-state.js';
 export * from './process/pid-files.js';
 export * from './process/supervisor.js';

@@ -1,4 +1,5 @@
 /** The work of `msp backup …` and `msp restore`, loaded only when they run. */
+import { cloneNameProblem } from '@msp/core';
 import { CliError, printJson } from '../cli-support.js';
 import { connect, type ControlPlaneClient } from '../client.js';
 import { resolveKey } from '../deployment-key.js';
@@ -181,6 +182,8 @@ export async function restore(target: string, env: string | undefined, opts: Res
     throw new CliError('Give exactly one of --to <RFC 3339 time>, --backup <id> or --latest.', 2);
   if (!opts.into === !opts.inPlace)
     throw new CliError('Give one of --into <new deployment name> or --in-place.', 2);
+  const intoProblem = opts.into === undefined ? undefined : cloneNameProblem(opts.into);
+  if (intoProblem) throw new CliError(`--into: ${intoProblem}.`, 2);
   if (opts.to !== undefined && (!RFC3339.test(opts.to) || Number.isNaN(Date.parse(opts.to)))) {
     throw new CliError(
       `--to ${JSON.stringify(opts.to)} is not an RFC 3339 time: use the form 2026-01-01T12:00:00Z.`,

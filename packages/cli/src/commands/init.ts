@@ -1,12 +1,25 @@
 /** `msp init <service-id>`: writes a service spec that validates as it is, and its README. */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { CliError } from '../cli-support.js';
 
 export async function runInit(serviceId: string, options: { repo: string; owner?: string }): Promise<void> {
   const spec = await import('@msp/spec');
   const problem = spec.serviceIdProblem(serviceId);
   if (problem) throw new CliError(`${problem}; choose another id`, 2);
+
+  // A service belongs in a platform repo: without msp.yaml this is not one (init does not create one).
+  const text = await readFile(join(options.repo, 'msp.yaml'), 'utf8').catch(
+    (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        throw new CliError(
+          `${resolve(options.repo)} is not a platform repo: it has no msp.yaml. Run \`msp init\` at the root of a platform repo, or point --repo at one.`,
+          2,
+        );
+      }
+      throw error;
+    },
+  );
 
   const dir = join(options.repo, 'services', serviceId);
   if (await exists(dir)) {
@@ -17,17 +30,12 @@ export async function runInit(serviceId: string, options: { repo: string; owner?
   }
 
   // Use the repo's environments (msp.yaml order) when msp.yaml is readable and valid enough.
-  let environments: { id: string; category: 'test' | 'internal' | 'external' }[] | undefined;
-  let supportTeam: string | undefined;
-  const text = await readFile(join(options.repo, 'msp.yaml'), 'utf8').catch(() => undefined);
-  if (text !== undefined) {
-    const { parse } = await import('yaml');
-    const parsed = spec.platformConfigSchema.safeParse(safeYaml(parse, text));
-    if (parsed.success) {
-      environments = parsed.data.environments.map((e) => ({ id: e.id, category: e.category }));
-      supportTeam = parsed.data.links.support?.team;
-    }
-  }
+  const { parse } = await import('yaml');
+  const parsed = spec.platformConfigSchema.safeParse(safeYaml(parse, text));
+  const environments = parsed.success
+    ? parsed.data.environments.map((e) => ({ id: e.id, category: e.category }))
+    : undefined;
+  const supportTeam = parsed.success ? parsed.data.links.support?.team : undefined;
   const owner =
     options.owner ?? (supportTeam ? supportTeam.toLowerCase().replace(/[^a-z0-9-]+/g, '-') : 'platform');
   const files = spec.scaffoldService({ id: serviceId, owner, ...(environments ? { environments } : {}) });

@@ -2,12 +2,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseDuration } from '@msp/core';
 import type { TemporaryDbAccess } from '@msp/control-plane';
 import { CliError, printJson } from '../cli-support.js';
 import { connect } from '../client.js';
 import { resolveKey } from '../deployment-key.js';
+import { defaultRepo } from '../repo-default.js';
 import type {
   LogsOptions,
   OperationsListOptions,
@@ -15,8 +15,6 @@ import type {
   ServerOptions,
   UpOptions,
 } from './runtime.js';
-
-const exampleRepo = fileURLToPath(new URL('../../../../examples/platform', import.meta.url));
 
 function parsePort(value: string, flag: string): number {
   const n = Number(value);
@@ -44,8 +42,7 @@ function resolveRepo(repo: string | undefined): string {
     }
     return dir;
   }
-  if (existsSync(join(process.cwd(), 'msp.yaml'))) return process.cwd();
-  return exampleRepo;
+  return defaultRepo();
 }
 
 function alreadyRunning(repo: string): { url: string; pid: number } | undefined {

@@ -33,7 +33,7 @@ export function registerRuntimeCommands(program: Command): void {
   program
     .command('status')
     .description('Every deployment: release, health, instances, URL, database')
-    .option('--repo <dir>', 'platform repo of the running control plane (default: current directory)')
+    .option('--repo <dir>', 'platform repo of the running control plane (default: as for `msp up`)')
     .option('--json', 'print JSON')
     .action(action(async (opts: { repo?: string; json?: boolean }) => (await impl()).status(opts)));
 

@@ -14,7 +14,7 @@ import { backupIdInput, backupInput } from './inputs.js';
 import { onRestoreFinished, restoreSteps, runRestoreStep } from './restore-operation.js';
 import { backupRoutes } from './routes.js';
 import { installSchedules, syncBackupSchedules } from './schedules.js';
-import { createBackupStore } from './store.js';
+import { BACKUP_MIGRATIONS, createBackupStore } from './store.js';
 
 export const BACKUP_KINDS_OF_OPERATION = [
   'backup',
@@ -37,8 +37,9 @@ export interface BackupsModuleOptions {
 export function createBackupsModule(options: BackupsModuleOptions = {}): FeatureModule {
   return {
     name: 'backups',
+    migrations: BACKUP_MIGRATIONS,
     setup(ctx: FeatureContext) {
-      const backups = createBackupStore(ctx.store.pool);
+      const backups = createBackupStore(ctx.db);
       const deps: BackupDeps = { store: ctx.store, backups, targets: ctx.targets, log: ctx.log };
       const handler = createBackupsHandler(deps);
       let syncTimer: NodeJS.Timeout | undefined;

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   PreconditionFailedError,
   baseBackupFor,
+  cloneNameProblem,
   isGood,
   validateRestoreTarget,
   volumesOf,
@@ -111,9 +112,8 @@ export function describe(t: RestoreTarget): string {
 
 /** The key of a clone named `name` of deployment `key`. */
 export function cloneKeyOf(key: string, spec: DeploymentSpec, name: string): string {
-  if (!/^[a-z][a-z0-9-]{0,40}$/.test(name)) {
-    throw new InputError(`"${name}" is not a deployment name: use lower-case letters, digits and -.`);
-  }
+  const problem = cloneNameProblem(name);
+  if (problem) throw new InputError(`into: ${problem}.`);
   return spec.instance
     ? `instance/${spec.instance.environment}/${name}`
     : `${spec.service.service.id}/${name}`;

@@ -1,6 +1,14 @@
-/** The backups' tables (003_backups.sql): backups with their manifests, verifications and restore drills. */
-import type { Pool } from 'pg';
+/** The backups' tables (migrations/): backups with their manifests, verifications and restore drills. */
 import type { BackupKind, BackupRecord, BackupStatus, BackupType } from '@msp/core';
+import type { Db } from '../state/db.js';
+import { migrationsBeside, type MigrationSet } from '../state/migrate.js';
+
+/** The backups module's tables; 001 was core's 003_backups.sql before modules owned their migrations. */
+export const BACKUP_MIGRATIONS: MigrationSet = {
+  module: 'backups',
+  folder: migrationsBeside(import.meta.url),
+  formerly: { '001_backups.sql': '003_backups.sql' },
+};
 
 export interface BackupRow extends BackupRecord {
   readonly deploymentKey: string;
@@ -95,11 +103,11 @@ export interface BackupStore {
   listDrills(deploymentKey: string, limit?: number): Promise<DrillRow[]>;
 }
 
-export function createBackupStore(pool: Pool): BackupStore {
+export function createBackupStore(db: Db): BackupStore {
   return {
     async begin(b) {
       // A resumed operation begins the same backup again: it is running again, from scratch.
-      await pool.query(
+      await db.query(
         `insert into backups (id, deployment_key, type, kind, volume, status, reason, operation_id)
          values ($1, $2, $3, $4, $5, 'running', $6, $7)
          on conflict (id) do update set status = 'running', error = null, started_at = now(), finished_at = null`,
@@ -107,7 +115,7 @@ export function createBackupStore(pool: Pool): BackupStore {
       );
     },
     async succeed(id, r) {
-      await pool.query(
+      await db.query(
         `update backups set status = 'succeeded', finished_at = $2, raw_bytes = $3, stored_bytes = $4, timeline = $5,
            start_lsn = $6, stop_lsn = $7, start_wal = $8, stop_wal = $9, manifest = $10, error = null
          where id = $1`,
@@ -126,47 +134,47 @@ export function createBackupStore(pool: Pool): BackupStore {
       );
     },
     async fail(id, error) {
-      await pool.query(
-        `update backups set status = 'failed', error = $2, finished_at = now() where id = $1`,
-        [id, error],
-      );
+      await db.query(`update backups set status = 'failed', error = $2, finished_at = now() where id = $1`, [
+        id,
+        error,
+      ]);
     },
     async recordVerification(id, problems) {
-      await pool.query(
+      await db.query(
         'update backups set verified_at = now(), verify_ok = $2, verify_problems = $3 where id = $1',
         [id, problems.length === 0, JSON.stringify(problems)],
       );
     },
     async get(id) {
-      const r = await pool.query(`select ${COLUMNS} from backups where id = $1`, [id]);
-      return r.rows[0] ? toBackup(r.rows[0] as Record<string, unknown>) : undefined;
+      const r = await db.query(`select ${COLUMNS} from backups where id = $1`, [id]);
+      return r.rows[0] ? toBackup(r.rows[0]) : undefined;
     },
     async list(deploymentKey) {
-      const r = await pool.query(
+      const r = await db.query(
         `select ${COLUMNS} from backups where deployment_key = $1 order by started_at desc`,
         [deploymentKey],
       );
-      return r.rows.map((row) => toBackup(row as Record<string, unknown>));
+      return r.rows.map((row) => toBackup(row));
     },
     async remove(id) {
-      await pool.query('delete from backups where id = $1', [id]);
+      await db.query('delete from backups where id = $1', [id]);
     },
     async startDrill(d) {
-      const r = await pool.query<{ id: string }>(
+      const r = await db.query<{ id: string }>(
         'insert into backup_drills (deployment_key, backup_id, operation_id) values ($1, $2, $3) returning id',
         [d.deploymentKey, d.backupId, d.operationId],
       );
       return Number(r.rows[0]!.id);
     },
     async finishDrill(id, ok, detail) {
-      await pool.query('update backup_drills set finished_at = now(), ok = $2, detail = $3 where id = $1', [
+      await db.query('update backup_drills set finished_at = now(), ok = $2, detail = $3 where id = $1', [
         id,
         ok,
         JSON.stringify(detail),
       ]);
     },
     async listDrills(deploymentKey, limit = 10) {
-      const r = await pool.query(
+      const r = await db.query(
         'select * from backup_drills where deployment_key = $1 order by started_at desc limit $2',
         [deploymentKey, limit],
       );

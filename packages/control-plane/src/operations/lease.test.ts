@@ -11,14 +11,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { UnavailableError, type Operation } from '@msp/core';
-import { findFreePort, startTestCluster, type TestCluster } from '@msp/runtime-local';
+import { findFreePort } from '@msp/runtime-local';
+import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 import { createSecretBox } from '../secrets.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
-import { migrateState } from '../state/migrate.js';
+import { createDb } from '../state/db.js';
+import { CORE_MIGRATIONS, migrateState } from '../state/migrate.js';
 import { createStateStore, type StateStore } from '../state/store.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import { createFixtureRepo, eventually, type FixtureRepo } from '../testing/fixture-repo.js';
@@ -30,7 +31,6 @@ import {
 } from './engine.js';
 import { LeaseLostError } from './lease.js';
 
-const migrationsDir = fileURLToPath(new URL('../../src/state/migrations/', import.meta.url));
 const LEASE_SECONDS = 2;
 
 let db: TestCluster;
@@ -41,7 +41,7 @@ before(async () => {
   db = await startTestCluster({ databases: ['msp'], name: 'lease' });
   url = db.connectionString('admin', 'msp');
   const pool = new pg.Pool({ connectionString: url, max: 1 });
-  await migrateState(pool, migrationsDir);
+  await migrateState(createDb(pool), [CORE_MIGRATIONS]);
   await pool.end();
 });
 

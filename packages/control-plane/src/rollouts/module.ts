@@ -41,7 +41,7 @@ import {
   rolloutServiceBody,
 } from './schemas.js';
 import { connectRegistry, type RegistryConnection } from './registry.js';
-import { createRolloutStore, type StageRelease } from './store.js';
+import { ROLLOUT_MIGRATIONS, createRolloutStore, type StageRelease } from './store.js';
 
 export { ROLLOUT_KINDS };
 
@@ -51,11 +51,12 @@ const PIPELINE_STEP = 'pipeline';
 export function createRolloutsModule(): FeatureModule {
   return {
     name: 'rollouts',
+    migrations: ROLLOUT_MIGRATIONS,
     async setup(ctx: FeatureContext) {
       const { store, engine, runtime, targets } = ctx;
-      const rollouts = createRolloutStore(store.pool);
+      const rollouts = createRolloutStore(ctx.db);
       const artifacts = createArtifactStore({ root: ctx.dataDir.root });
-      const registry: RegistryConnection = await connectRegistry({ store, repoDir: ctx.repoDir });
+      const registry: RegistryConnection = await connectRegistry({ store, db: ctx.db, repoDir: ctx.repoDir });
 
       /** The service's deployments (declared in the repo), by environment. */
       async function deploymentsOf(id: string): Promise<Map<string, DeploymentRow>> {

@@ -1,7 +1,15 @@
 /** Rollout state in the control plane's database: pipelines, stages, history. Plain SQL. */
-import type { Pool } from 'pg';
 import type { RolloutAction, RolloutOutcome, RolloutRecord } from '@msp/core';
+import type { Db } from '../state/db.js';
+import { migrationsBeside, type MigrationSet } from '../state/migrate.js';
 import type { TargetRelease } from '../state/store.js';
+
+/** The rollouts module's tables; 001 was core's 004_rollouts.sql before modules owned their migrations. */
+export const ROLLOUT_MIGRATIONS: MigrationSet = {
+  module: 'rollouts',
+  folder: migrationsBeside(import.meta.url),
+  formerly: { '001_rollouts.sql': '004_rollouts.sql' },
+};
 
 /** A release a stage runs: its version and what the runtime deploys (null: the working tree). */
 export interface StageRelease {
@@ -45,17 +53,17 @@ export interface RolloutStore {
 const iso = (v: unknown): string | null =>
   v instanceof Date ? v.toISOString() : typeof v === 'string' ? v : null;
 
-export function createRolloutStore(pool: Pool): RolloutStore {
+export function createRolloutStore(db: Db): RolloutStore {
   return {
     async suspendedOverride(service) {
-      const r = await pool.query<{ suspended: boolean | null }>(
+      const r = await db.query<{ suspended: boolean | null }>(
         'select suspended from rollout_pipelines where service = $1',
         [service],
       );
       return r.rows[0]?.suspended ?? null;
     },
     async setSuspended(service, suspended, by) {
-      await pool.query(
+      await db.query(
         `insert into rollout_pipelines (service, suspended, changed_by) values ($1, $2, $3)
          on conflict (service) do update set suspended = excluded.suspended, changed_by = excluded.changed_by,
            changed_at = now()`,
@@ -63,7 +71,7 @@ export function createRolloutStore(pool: Pool): RolloutStore {
       );
     },
     async stages(service) {
-      const r = await pool.query('select * from rollout_stages where service = $1', [service]);
+      const r = await db.query('select * from rollout_stages where service = $1', [service]);
       return new Map(
         r.rows.map((row: Record<string, unknown>) => [
           row.environment as string,
@@ -77,7 +85,7 @@ export function createRolloutStore(pool: Pool): RolloutStore {
       );
     },
     async setStage(service, environment, current, previous) {
-      await pool.query(
+      await db.query(
         `insert into rollout_stages (service, environment, current, previous) values ($1, $2, $3, $4)
          on conflict (service, environment) do update set current = excluded.current,
            previous = excluded.previous, updated_at = now()`,
@@ -85,7 +93,7 @@ export function createRolloutStore(pool: Pool): RolloutStore {
       );
     },
     async begin(r) {
-      await pool.query(
+      await db.query(
         `insert into rollout_history (service, action, version, from_environment, to_environment,
            previous_version, actor, operation_id, started_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict (operation_id) do nothing`,
@@ -103,17 +111,17 @@ export function createRolloutStore(pool: Pool): RolloutStore {
       );
     },
     async finish(operationId, outcome, reason) {
-      await pool.query(
+      await db.query(
         `update rollout_history set outcome = $2, reason = $3, finished_at = now()
          where operation_id = $1 and finished_at is null`,
         [operationId, outcome, reason],
       );
     },
     async history(service, limit = 100) {
-      const r = await pool.query(
-        'select * from rollout_history where service = $1 order by id desc limit $2',
-        [service, limit],
-      );
+      const r = await db.query('select * from rollout_history where service = $1 order by id desc limit $2', [
+        service,
+        limit,
+      ]);
       return r.rows.map((row: Record<string, unknown>): RolloutRecord => ({
         id: Number(row.id),
         service: row.service as string,
