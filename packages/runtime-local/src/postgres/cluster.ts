@@ -31,7 +31,11 @@ import { initdb, isPostmasterOf, runAsPostgres, tail, type RunResult } from './p
 import { CLUSTER_ROLES, setUpRolesAndDatabases, type AdminSession, type ClusterRole } from './roles.js';
 
 export { CLUSTER_ROLES, type ClusterRole } from './roles.js';
-export type { TemporaryCredentials } from './credentials.js';
+export {
+  MAX_CREDENTIAL_VALIDITY_SECONDS,
+  MIN_CREDENTIAL_VALIDITY_SECONDS,
+  type TemporaryCredentials,
+} from './credentials.js';
 export { ident, literal } from './sql.js';
 
 export interface ClusterOptions {
@@ -73,7 +77,9 @@ export interface PostgresCluster {
   connectionConfig(role: ClusterRole, database: string): pg.ClientConfig;
   /**
    * A login role that expires: a member of the operator role (read) or of the workload role (write,
-   * acting as it). validFor in seconds, 0 = no limit. Call revokeExpiredCredentials() periodically.
+   * acting as it), always with VALID UNTIL. validFor in seconds, from MIN_CREDENTIAL_VALIDITY_SECONDS (1)
+   * to MAX_CREDENTIAL_VALIDITY_SECONDS (one year); anything else (0, 0.4, NaN) is an InputError.
+   * Call revokeExpiredCredentials() periodically.
    */
   mintTemporaryCredentials(opts: {
     access: 'read' | 'write';

@@ -12,31 +12,48 @@ import { ident, literal } from './sql.js';
 export interface TemporaryCredentials {
   user: string;
   password: string;
-  /** When login stops working; absent when minted without a limit. */
-  validUntil?: Date;
+  /** When login stops working: every temporary credential has one. */
+  validUntil: Date;
 }
 
 export const TEMP_ROLE_PATTERN = /^tmp_[0-9a-f]{16}$/;
+
+/**
+ * Shortest lifetime of a temporary credential, in seconds: a shorter one (a timeout that rounds to 0,
+ * e.g. "400ms") is refused, never minted without an expiry. 1 s is enough to sign in once.
+ */
+export const MIN_CREDENTIAL_VALIDITY_SECONDS = 1;
+/** Longest lifetime of a temporary credential, in seconds (one year). */
+export const MAX_CREDENTIAL_VALIDITY_SECONDS = 366 * 24 * 3600;
 
 export async function mintTemporaryCredentials(
   admin: AdminSession,
   opts: { access: 'read' | 'write'; validFor: number },
 ): Promise<TemporaryCredentials> {
-  if (!Number.isFinite(opts.validFor) || opts.validFor < 0) {
-    throw new InputError('validFor must be a number of seconds ≥ 0 (0 = no limit).');
+  const validFor = opts.validFor;
+  if (
+    typeof validFor !== 'number' ||
+    !Number.isFinite(validFor) ||
+    validFor < MIN_CREDENTIAL_VALIDITY_SECONDS ||
+    validFor > MAX_CREDENTIAL_VALIDITY_SECONDS
+  ) {
+    throw new InputError(
+      `A temporary credential must expire: its validity ${String(validFor)} s is out of range; give ` +
+        `${MIN_CREDENTIAL_VALIDITY_SECONDS} to ${MAX_CREDENTIAL_VALIDITY_SECONDS} seconds (at least 1 s; there is no unlimited credential).`,
+      { details: { validFor: String(validFor), minSeconds: MIN_CREDENTIAL_VALIDITY_SECONDS } },
+    );
   }
   const user = `tmp_${randomBytes(8).toString('hex')}`;
   const password = randomBytes(24).toString('base64url');
-  const validUntil = opts.validFor > 0 ? new Date(Date.now() + opts.validFor * 1000) : undefined;
+  const validUntil = new Date(Date.now() + validFor * 1000);
   const member = opts.access === 'write' ? CLUSTER_ROLES.workload : CLUSTER_ROLES.operator;
   await admin('postgres', async (client) => {
     await client.query('BEGIN');
     try {
       await client.query(
         `CREATE ROLE ${ident(user)} WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION ` +
-          `PASSWORD ${literal(scramVerifier(password))}` +
-          (validUntil ? ` VALID UNTIL ${literal(validUntil.toISOString())}` : '') +
-          ` IN ROLE ${ident(member)}`,
+          `PASSWORD ${literal(scramVerifier(password))} VALID UNTIL ${literal(validUntil.toISOString())} ` +
+          `IN ROLE ${ident(member)}`,
       );
       // Read: the operator's privileges (SELECT only) make it read-only, so a write fails with
       // "permission denied". default_transaction_read_only is deliberately not set: it would turn that
@@ -56,7 +73,7 @@ export async function mintTemporaryCredentials(
       throw error;
     }
   });
-  return validUntil ? { user, password, validUntil } : { user, password };
+  return { user, password, validUntil };
 }
 
 /** Drops every temporary role past its VALID UNTIL, ending its sessions. Returns how many. */
