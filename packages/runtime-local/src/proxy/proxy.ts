@@ -262,17 +262,13 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     res.end(text);
   }
 
-  function unknown(res: ServerResponse, hostname: string): void {
+  /** Says only that the host is unknown: the hosts it serves are not for any caller to list. */
+  function unknown(res: ServerResponse): void {
     unknownHost++;
-    const known = [...byHost.keys()].sort();
     sendPlain(
       res,
       404,
-      `No deployment answers to host "${hostname}". Known hosts:\n${
-        known.length === 0
-          ? '  (none yet: is the deployment up? see `msp status`)'
-          : known.map((h) => `  ${h}`).join('\n')
-      }\n`,
+      'No deployment answers to this host name: check the URL, or see `msp status` for the deployments and their hosts.\n',
     );
   }
 
@@ -376,7 +372,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     const hostname = normalizeHost(req.headers.host);
     const route = byHost.get(hostname);
     if (route === undefined) {
-      unknown(res, hostname);
+      unknown(res);
       return;
     }
     route.requests++;
