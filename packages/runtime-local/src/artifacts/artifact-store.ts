@@ -7,11 +7,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { InputError, NotFoundError, PreconditionFailedError } from '@msp/core';
+import { checkPackable, isPackSkipped } from './pack-check.js';
 
 export interface ArtifactStoreOptions {
   /** The data dir: artifacts under `<root>/artifacts`, extracted releases under `<root>/releases`. */
@@ -106,8 +107,11 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       }
       const entries = await entriesOf(dir);
       if (entries.length === 0) throw new InputError(`Nothing to pack in ${dir}.`);
+      await checkPackable(dir, entries);
       await mkdir(artifactsDir, { recursive: true });
-      const tmp = join(artifactsDir, `.pack-${randomBytes(6).toString('hex')}.tar.gz`);
+      // A folder of its own: removing it on failure also stops a late write from leaving a file behind.
+      const work = await mkdtemp(join(artifactsDir, '.pack-'));
+      const tmp = join(work, 'bundle.tar.gz');
       let files = 0;
       try {
         // portable + fixed mtime: the same code gives the same bytes, so the same digest.
@@ -119,8 +123,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
             portable: true,
             noMtime: true,
             filter: (path) => {
-              const parts = path.split('/');
-              if (parts.includes('node_modules') || parts.includes('.git')) return false;
+              if (isPackSkipped(path)) return false;
               files++;
               return true;
             },
@@ -129,12 +132,19 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
         );
         const hex = await sha256File(tmp);
         const path = join(artifactsDir, `${hex}.tar.gz`);
-        if (existsSync(path)) await rm(tmp, { force: true });
-        else await rename(tmp, path);
+        if (!existsSync(path)) await rename(tmp, path);
         return { digest: `sha256:${hex}`, path, size: (await stat(path)).size, files };
       } catch (error) {
-        await rm(tmp, { force: true });
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM') {
+          throw new InputError(
+            `Cannot pack ${dir}: ${(error as Error).message}; make it readable by the user running MSP, or leave it out of the release (package.json "files").`,
+            { cause: error },
+          );
+        }
         throw error;
+      } finally {
+        await rm(work, { recursive: true, force: true });
       }
     },
     async extract(digest, extractOptions = {}) {
