@@ -2,16 +2,17 @@
  * A content-addressed store of release bundles: a directory of built code packed as a tar.gz, named by
  * the sha256 of its bytes (`<root>/artifacts/sha256/<hex>.tar.gz`), verified before every use, and
  * extracted once to `<root>/releases/<hex>/` (extract to a temp dir, then rename: a half-extracted
- * release is never seen). The extracted dir gets a `node_modules` symlink to the modules the code was
+ * release is never seen). Bundles and extracted code are owner-only (folders 0700, files 0600). The extracted dir gets a `node_modules` symlink to the modules the code was
  * built against, so its imports resolve (ESM ignores NODE_PATH).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { InputError, NotFoundError, PreconditionFailedError } from '@msp/core';
+import { ensurePrivateDir, makeTreePrivate, PRIVATE_FILE_MODE } from '../private-files.js';
 import { checkPackable, isPackSkipped } from './pack-check.js';
 
 export interface ArtifactStoreOptions {
@@ -108,7 +109,8 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       const entries = await entriesOf(dir);
       if (entries.length === 0) throw new InputError(`Nothing to pack in ${dir}.`);
       await checkPackable(dir, entries);
-      await mkdir(artifactsDir, { recursive: true });
+      await ensurePrivateDir(dirname(artifactsDir));
+      await ensurePrivateDir(artifactsDir);
       // A folder of its own: removing it on failure also stops a late write from leaving a file behind.
       const work = await mkdtemp(join(artifactsDir, '.pack-'));
       const tmp = join(work, 'bundle.tar.gz');
@@ -133,6 +135,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
         const hex = await sha256File(tmp);
         const path = join(artifactsDir, `${hex}.tar.gz`);
         if (!existsSync(path)) await rename(tmp, path);
+        await chmod(path, PRIVATE_FILE_MODE);
         return { digest: `sha256:${hex}`, path, size: (await stat(path)).size, files };
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
@@ -152,11 +155,13 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       const hex = hexOf(digest);
       const target = join(releasesDir, hex);
       if (existsSync(target)) return target;
-      await mkdir(releasesDir, { recursive: true });
+      await ensurePrivateDir(releasesDir);
       const tmp = join(releasesDir, `.extract-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
       try {
-        await mkdir(tmp);
+        await mkdir(tmp, { mode: 0o700 });
         await tar.extract({ file: path, cwd: tmp, strict: true, preservePaths: false });
+        // Owner-only, whatever modes the bundle's files had: other users cannot read a release's code.
+        await makeTreePrivate(tmp);
         if (extractOptions.nodeModules && !existsSync(join(tmp, 'node_modules'))) {
           await symlink(extractOptions.nodeModules, join(tmp, 'node_modules'), 'dir');
         }
