@@ -1,29 +1,26 @@
 /**
- * Online base backups with PostgreSQL's backup API, and their restore and verification.
+ * Online base backups with PostgreSQL's backup API (verification and restore: base-restore.ts).
  *
- * Backup: `pg_backup_start(label, fast => true)` on one admin session; the data directory's files are
- * read while the server runs (torn pages are repaired by WAL replay), cut into chunks, each chunk
- * gzip-compressed on the libuv threadpool (several at once) and appended to one pack object in the order
- * the chunks finish; every file is sha256-checksummed and listed in the manifest with its chunks' places
- * in the pack. `pg_backup_stop()` returns the backup_label (and tablespace_map), kept in the manifest, and
- * the backup then waits (polling) until the last WAL segment it needs is archived. The manifest is written last: a
+ * `pg_backup_start(label, fast)` on one admin session; the data directory's files are read while the
+ * server runs (torn pages are repaired by WAL replay), cut into chunks, each chunk gzip-compressed on the
+ * libuv threadpool (several at once) and appended to one pack object in the order the chunks finish;
+ * every file is sha256-checksummed and listed in the manifest with its chunks' places in the pack.
+ * `pg_backup_stop()` returns the backup_label (and tablespace_map), kept in the manifest; the backup then
+ * waits (polling) until the last WAL segment it needs is archived. The manifest is written last: a
  * backup without one is incomplete and is never restored.
- *
- * Restore: the chunks are decompressed in parallel and written in place; every file's checksum must
- * match, or the restore stops naming the file.
  */
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { chown, lchown, mkdir, open, readdir, lstat, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { gzip } from 'node:zlib';
 import pg from 'pg';
-import { NotFoundError, PreconditionFailedError, UnavailableError } from '@msp/core';
+import { PreconditionFailedError, UnavailableError } from '@msp/core';
+import { eachLimit, limiter } from './concurrency.js';
 import type { BackupRepository } from './repository.js';
 
 const gzipAsync = promisify(gzip);
-const gunzipAsync = promisify(gunzip);
 
 export const MANIFEST_FORMAT = 'msp-base-backup/1';
 
@@ -115,44 +112,6 @@ const SKIP_FILES = new Set([
   'standby.signal',
   'pg_internal.init',
 ]);
-
-/** A small counting semaphore. */
-function limiter(max: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return {
-    async acquire() {
-      if (active < max) {
-        active++;
-        return;
-      }
-      await new Promise<void>((r) => waiting.push(r));
-    },
-    release() {
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
-    },
-  };
-}
-
-/** Runs `work` over `items` with at most `n` at a time; the first error stops new work and is thrown. */
-async function eachLimit<T>(items: readonly T[], n: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const runner = async () => {
-    while (failed === undefined && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await work(item);
-      } catch (error) {
-        failed ??= error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(n, items.length) }, runner));
-  if (failed !== undefined) throw failed instanceof Error ? failed : new Error('a backup worker failed');
-}
 
 interface Walked {
   dirs: { path: string; mode: number }[];
@@ -415,186 +374,5 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
   } finally {
     // Ending the session also ends a backup still in progress (non-exclusive backups die with it).
     await client.end().catch(() => undefined);
-  }
-}
-
-export class CorruptBackupError extends PreconditionFailedError {}
-
-export async function readManifest(repository: BackupRepository, id: string): Promise<BaseBackupManifest> {
-  let text: Buffer;
-  try {
-    text = await repository.get(manifestName(id));
-  } catch (cause) {
-    throw new NotFoundError(
-      `Base backup ${id} has no manifest in ${repository.location}: it is incomplete or was deleted; choose another backup.`,
-      { cause },
-    );
-  }
-  const manifest = JSON.parse(text.toString('utf8')) as BaseBackupManifest;
-  if (manifest.format !== MANIFEST_FORMAT || manifest.id !== id) {
-    throw new CorruptBackupError(`The manifest of base backup ${id} is not an MSP base backup manifest.`);
-  }
-  return manifest;
-}
-
-/**
- * Reads every chunk of every file, decompresses it and checks each file's sha256. `sink` receives the
- * verified data (restore writes it; verify discards it). Problems are collected per file.
- */
-async function readBack(
-  repository: BackupRepository,
-  manifest: BaseBackupManifest,
-  parallel: number,
-  sink:
-    | {
-        write(file: BackupFileEntry, rawOffset: number, data: Buffer): Promise<void>;
-        close(file: BackupFileEntry): Promise<void>;
-      }
-    | undefined,
-  stopAtFirst: boolean,
-): Promise<{ file: string; problem: string }[]> {
-  const problems: { file: string; problem: string }[] = [];
-  const slots = limiter(parallel);
-  const packInfo = await repository.stat(manifest.pack);
-  if (!packInfo) return [{ file: manifest.pack, problem: 'the pack object is missing' }];
-  const check = async (f: BackupFileEntry) => {
-    if (stopAtFirst && problems.length > 0) return;
-    const hash = createHash('sha256');
-    const jobs: Promise<Buffer>[] = [];
-    let rawOffset = 0;
-    const offsets: number[] = [];
-    for (const [offset, length] of f.chunks) {
-      offsets.push(rawOffset);
-      rawOffset += f.chunks[offsets.length - 1]![2];
-      await slots.acquire();
-      jobs.push(
-        repository
-          .read(manifest.pack, offset, length)
-          .then((stored) =>
-            stored.length === length ? gunzipAsync(stored) : Promise.reject(new Error('truncated')),
-          )
-          .finally(() => slots.release()),
-      );
-    }
-    let problem: string | undefined;
-    let size = 0;
-    for (let i = 0; i < jobs.length; i++) {
-      try {
-        const data = await jobs[i]!;
-        hash.update(data);
-        size += data.length;
-        if (sink && problem === undefined) await sink.write(f, offsets[i]!, data);
-      } catch (error) {
-        problem ??= `chunk ${i + 1} does not decompress (${(error as Error).message})`;
-      }
-    }
-    await sink?.close(f);
-    if (problem === undefined && (size !== f.size || hash.digest('hex') !== f.sha256)) {
-      problem = 'its sha256 does not match the manifest';
-    }
-    if (problem !== undefined) problems.push({ file: f.path, problem });
-  };
-  await eachLimit(manifest.files, parallel + 2, check);
-  return problems;
-}
-
-export interface VerifyResult {
-  ok: boolean;
-  files: number;
-  problems: { file: string; problem: string }[];
-}
-
-/** Decompresses and checksums every file of a base backup. */
-export async function verifyBaseBackup(
-  repository: BackupRepository,
-  id: string,
-  parallel = availableParallelism() + 1,
-): Promise<VerifyResult> {
-  let manifest: BaseBackupManifest;
-  try {
-    manifest = await readManifest(repository, id);
-  } catch (error) {
-    return { ok: false, files: 0, problems: [{ file: manifestName(id), problem: (error as Error).message }] };
-  }
-  const problems = await readBack(repository, manifest, parallel, undefined, false);
-  return { ok: problems.length === 0, files: manifest.files.length, problems };
-}
-
-export interface RestoreBaseBackupOptions {
-  repository: BackupRepository;
-  id: string;
-  /** Created (emptied first): becomes a data directory with backup_label. */
-  targetDir: string;
-  /** Owner of the restored files (the PostgreSQL OS user when running as root). */
-  owner?: { uid: number; gid: number };
-  parallel?: number;
-}
-
-/** Restores a base backup into `targetDir`, verifying every file; throws naming a corrupt file. */
-export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Promise<BaseBackupManifest> {
-  const { repository, id, targetDir, owner } = options;
-  const manifest = await readManifest(repository, id);
-  await rm(targetDir, { recursive: true, force: true });
-  await mkdir(targetDir, { recursive: true, mode: 0o700 });
-  for (const d of manifest.directories) {
-    await mkdir(join(targetDir, d.path), { recursive: true, mode: 0o700 });
-  }
-  const handles = new Map<string, Awaited<ReturnType<typeof open>>>();
-  const handleOf = async (f: BackupFileEntry) => {
-    let h = handles.get(f.path);
-    if (!h) {
-      h = await open(join(targetDir, f.path), 'w', 0o600);
-      handles.set(f.path, h);
-    }
-    return h;
-  };
-  let problems;
-  try {
-    for (const f of manifest.files)
-      if (f.size === 0) await writeFile(join(targetDir, f.path), '', { mode: 0o600 });
-    problems = await readBack(
-      repository,
-      manifest,
-      options.parallel ?? availableParallelism() + 1,
-      {
-        async write(f, rawOffset, data) {
-          const h = await handleOf(f);
-          let done = 0;
-          while (done < data.length) {
-            done += (await h.write(data, done, data.length - done, rawOffset + done)).bytesWritten;
-          }
-        },
-        async close(f) {
-          const h = handles.get(f.path);
-          handles.delete(f.path);
-          await h?.close();
-        },
-      },
-      true,
-    );
-  } finally {
-    await Promise.all([...handles.values()].map((h) => h.close()));
-  }
-  if (problems.length > 0) {
-    const p = problems[0]!;
-    throw new CorruptBackupError(
-      `Base backup ${id} is corrupt: file ${p.file}: ${p.problem}. It was not restored; restore another backup (\`msp backup list\`).`,
-      { details: { backup: id, file: p.file } },
-    );
-  }
-  await writeFile(join(targetDir, 'backup_label'), manifest.backupLabel, { mode: 0o600 });
-  if (manifest.tablespaceMap) {
-    await writeFile(join(targetDir, 'tablespace_map'), manifest.tablespaceMap, { mode: 0o600 });
-  }
-  if (owner) await chownTree(targetDir, owner);
-  return manifest;
-}
-
-export async function chownTree(path: string, owner: { uid: number; gid: number }): Promise<void> {
-  await chown(path, owner.uid, owner.gid);
-  for (const e of await readdir(path, { withFileTypes: true })) {
-    const p = join(path, e.name);
-    if (e.isDirectory()) await chownTree(p, owner);
-    else await lchown(p, owner.uid, owner.gid);
   }
 }
