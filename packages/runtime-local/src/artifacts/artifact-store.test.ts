@@ -2,11 +2,22 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  chmod,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { InputError } from '@msp/core';
 import { createArtifactStore, findNodeModules } from './artifact-store.js';
 
 const registryDir = fileURLToPath(new URL('../../../releaseregistry', import.meta.url));
@@ -72,4 +83,103 @@ test('a tampered artifact is refused naming its digest; a missing one too', asyn
   const missing = `sha256:${'0'.repeat(64)}`;
   await assert.rejects(store.verify(missing), new RegExp(`${missing} is not in the artifact store`));
   await assert.rejects(store.verify('sha256:nope'), /Not a content digest/);
+});
+
+/** The store's temp leftovers: nothing may start with ".pack-" after a failed pack. */
+async function leftovers(root: string): Promise<string[]> {
+  const names = await readdir(join(root, 'artifacts', 'sha256')).catch(() => [] as string[]);
+  return names.filter((n) => n.startsWith('.pack-'));
+}
+
+test('a symlink that would not survive the move is refused while packing, naming it and the fix', async () => {
+  const outside = await temp('outside');
+  await writeFile(join(outside, 'secret.txt'), 'not part of the release');
+  const cases: { name: string; make: (src: string) => Promise<void>; why: RegExp }[] = [
+    {
+      name: 'absolute',
+      make: (src) => symlink('/etc/hostname', join(src, 'host')),
+      why: /host is a symlink to the absolute path \/etc\/hostname/,
+    },
+    {
+      name: 'leaving',
+      make: (src) => symlink(join('..', '..', basename(outside), 'secret.txt'), join(src, 'lib', 'escape')),
+      why: /lib\/escape is a symlink leaving the folder/,
+    },
+    {
+      name: 'loop',
+      make: async (src) => {
+        await symlink('b', join(src, 'lib', 'a'));
+        await symlink('a', join(src, 'lib', 'b'));
+      },
+      why: /lib\/a is a symlink loop/,
+    },
+  ];
+  for (const c of cases) {
+    const root = await temp(`link-${c.name}`);
+    const src = await temp(`src-${c.name}`);
+    await mkdir(join(src, 'lib'));
+    await writeFile(join(src, 'server.js'), 'console.log("hi")\n');
+    await c.make(src);
+    const store = createArtifactStore({ root });
+    await assert.rejects(store.pack(src), (error: unknown) => {
+      assert.ok(error instanceof InputError, `${c.name}: ${String(error)}`);
+      assert.match(error.message, c.why);
+      assert.match(error.message, /replace it with a copy of what it points to, or a relative link/);
+      return true;
+    });
+    assert.deepEqual(await leftovers(root), [], `${c.name}: no temp file left`);
+  }
+  // A relative link inside the folder is fine, and arrives as a link.
+  const root = await temp('link-ok');
+  const src = await temp('src-ok');
+  await mkdir(join(src, 'lib'));
+  await writeFile(join(src, 'lib', 'real.js'), 'export {}\n');
+  await symlink('real.js', join(src, 'lib', 'alias.js'));
+  const store = createArtifactStore({ root });
+  const dir = await store.extract((await store.pack(src)).digest);
+  assert.equal(await readFile(join(dir, 'lib', 'alias.js'), 'utf8'), 'export {}\n');
+});
+
+test('an unreadable file is refused while packing, naming it, and leaves no temp file', async () => {
+  const base = await temp('unreadable');
+  await chmod(base, 0o777);
+  const root = join(base, 'store');
+  const src = join(base, 'src');
+  await mkdir(join(src, 'conf'), { recursive: true, mode: 0o755 });
+  await chmod(src, 0o755);
+  await writeFile(join(src, 'server.js'), 'console.log("hi")\n', { mode: 0o644 });
+  await writeFile(join(src, 'conf', 'private.key'), 'secret', { mode: 0o600 });
+  await chmod(join(src, 'conf', 'private.key'), 0o000);
+  let outcome: { error?: string; name?: string; left: string[] };
+  if (process.getuid?.() === 0) {
+    // Root reads everything: pack as an unprivileged user, as `msp release create --from /etc` would.
+    const script =
+      `const { createArtifactStore } = await import(${JSON.stringify(new URL('./artifact-store.js', import.meta.url).href)});` +
+      `const { readdir } = await import('node:fs/promises');` +
+      `let error, name; try { await createArtifactStore({ root: ${JSON.stringify(root)} }).pack(${JSON.stringify(src)}); }` +
+      ` catch (e) { error = e.message; name = e.constructor.name; }` +
+      `const left = (await readdir(${JSON.stringify(join(root, 'artifacts', 'sha256'))}).catch(() => [])).filter((n) => n.startsWith('.pack-'));` +
+      `console.log(JSON.stringify({ error, name, left }));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      uid: 65534,
+      gid: 65534,
+      cwd: base,
+    });
+    outcome = JSON.parse(stdout) as typeof outcome;
+  } else {
+    try {
+      await createArtifactStore({ root }).pack(src);
+      outcome = { left: await leftovers(root) };
+    } catch (error) {
+      outcome = {
+        error: (error as Error).message,
+        name: (error as Error).constructor.name,
+        left: await leftovers(root),
+      };
+    }
+  }
+  assert.equal(outcome.name, 'InputError', JSON.stringify(outcome));
+  assert.match(outcome.error ?? '', /conf\/private\.key is not readable/);
+  assert.match(outcome.error ?? '', /leave it out of the release/);
+  assert.deepEqual(outcome.left, []);
 });

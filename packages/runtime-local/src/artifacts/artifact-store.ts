@@ -2,16 +2,18 @@
  * A content-addressed store of release bundles: a directory of built code packed as a tar.gz, named by
  * the sha256 of its bytes (`<root>/artifacts/sha256/<hex>.tar.gz`), verified before every use, and
  * extracted once to `<root>/releases/<hex>/` (extract to a temp dir, then rename: a half-extracted
- * release is never seen). The extracted dir gets a `node_modules` symlink to the modules the code was
+ * release is never seen). Bundles and extracted code are owner-only (folders 0700, files 0600). The extracted dir gets a `node_modules` symlink to the modules the code was
  * built against, so its imports resolve (ESM ignores NODE_PATH).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { InputError, NotFoundError, PreconditionFailedError } from '@msp/core';
+import { ensurePrivateDir, makeTreePrivate, PRIVATE_FILE_MODE } from '../private-files.js';
+import { checkPackable, isPackSkipped } from './pack-check.js';
 
 export interface ArtifactStoreOptions {
   /** The data dir: artifacts under `<root>/artifacts`, extracted releases under `<root>/releases`. */
@@ -106,8 +108,12 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       }
       const entries = await entriesOf(dir);
       if (entries.length === 0) throw new InputError(`Nothing to pack in ${dir}.`);
-      await mkdir(artifactsDir, { recursive: true });
-      const tmp = join(artifactsDir, `.pack-${randomBytes(6).toString('hex')}.tar.gz`);
+      await checkPackable(dir, entries);
+      await ensurePrivateDir(dirname(artifactsDir));
+      await ensurePrivateDir(artifactsDir);
+      // A folder of its own: removing it on failure also stops a late write from leaving a file behind.
+      const work = await mkdtemp(join(artifactsDir, '.pack-'));
+      const tmp = join(work, 'bundle.tar.gz');
       let files = 0;
       try {
         // portable + fixed mtime: the same code gives the same bytes, so the same digest.
@@ -119,8 +125,7 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
             portable: true,
             noMtime: true,
             filter: (path) => {
-              const parts = path.split('/');
-              if (parts.includes('node_modules') || parts.includes('.git')) return false;
+              if (isPackSkipped(path)) return false;
               files++;
               return true;
             },
@@ -129,12 +134,20 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
         );
         const hex = await sha256File(tmp);
         const path = join(artifactsDir, `${hex}.tar.gz`);
-        if (existsSync(path)) await rm(tmp, { force: true });
-        else await rename(tmp, path);
+        if (!existsSync(path)) await rename(tmp, path);
+        await chmod(path, PRIVATE_FILE_MODE);
         return { digest: `sha256:${hex}`, path, size: (await stat(path)).size, files };
       } catch (error) {
-        await rm(tmp, { force: true });
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EACCES' || code === 'EPERM') {
+          throw new InputError(
+            `Cannot pack ${dir}: ${(error as Error).message}; make it readable by the user running MSP, or leave it out of the release (package.json "files").`,
+            { cause: error },
+          );
+        }
         throw error;
+      } finally {
+        await rm(work, { recursive: true, force: true });
       }
     },
     async extract(digest, extractOptions = {}) {
@@ -142,11 +155,13 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       const hex = hexOf(digest);
       const target = join(releasesDir, hex);
       if (existsSync(target)) return target;
-      await mkdir(releasesDir, { recursive: true });
+      await ensurePrivateDir(releasesDir);
       const tmp = join(releasesDir, `.extract-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
       try {
-        await mkdir(tmp);
+        await mkdir(tmp, { mode: 0o700 });
         await tar.extract({ file: path, cwd: tmp, strict: true, preservePaths: false });
+        // Owner-only, whatever modes the bundle's files had: other users cannot read a release's code.
+        await makeTreePrivate(tmp);
         if (extractOptions.nodeModules && !existsSync(join(tmp, 'node_modules'))) {
           await symlink(extractOptions.nodeModules, join(tmp, 'node_modules'), 'dir');
         }

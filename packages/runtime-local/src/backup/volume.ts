@@ -3,11 +3,12 @@
  * small manifest. Restore checks the checksum before touching the volume, extracts beside it and swaps.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, stat } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { create, extract } from 'tar';
 import { PreconditionFailedError } from '@msp/core';
+import { ensurePrivateDir, PRIVATE_DIR_MODE } from '../private-files.js';
 import type { BackupRepository } from './repository.js';
 
 export interface VolumeSnapshotManifest {
@@ -31,7 +32,7 @@ export async function snapshotVolume(options: {
 }): Promise<VolumeSnapshotManifest> {
   const { repository, id } = options;
   await repository.deletePrefix(`volume/${id}/`);
-  await mkdir(options.dir, { recursive: true });
+  await ensurePrivateDir(options.dir);
   const writer = await repository.createWriter(volumeObjectName(id));
   const hash = createHash('sha256');
   let offset = 0;
@@ -109,8 +110,10 @@ export async function restoreVolume(options: {
   const staging = `${dir}.msp-restoring`;
   const aside = `${dir}.msp-before-restore`;
   await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true, mode: 0o755 });
+  await mkdir(staging, { recursive: true, mode: PRIVATE_DIR_MODE });
   await pipeline(repository.stream(manifest.object), extract({ cwd: staging, strict: true }));
+  // The snapshot's "." entry carries the folder's old mode: a volume is owner-only whatever it was.
+  await chmod(staging, PRIVATE_DIR_MODE);
   await rm(aside, { recursive: true, force: true });
   if (await stat(dir).catch(() => undefined)) await rename(dir, aside);
   await rename(staging, dir);

@@ -3,8 +3,9 @@
  * (newest rotated) up to `.log.<maxFiles-1>`. Every line is `<ISO time> <stream> <text>`. Lines are
  * collected and written once per event-loop turn, so a chatty child costs one write per burst.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { ensurePrivateDirSync, PRIVATE_FILE_MODE } from '../private-files.js';
 
 /** `out` and `err` are the child's own streams; `msp` lines are the supervisor's notes (start, exit, restart). */
 export type LogStream = 'out' | 'err' | 'msp';
@@ -56,9 +57,10 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
   const maxFiles = Math.max(1, options.maxFiles ?? 5);
   const now = options.now ?? Date.now;
   const redact = (options.redact ?? []).filter((v) => v.length >= 4);
-  mkdirSync(dirname(file), { recursive: true });
-
-  let fd: number | undefined = openSync(file, 'a', 0o640);
+  // Owner-only: a service's output may hold what its users sent it.
+  ensurePrivateDirSync(dirname(file));
+  let fd: number | undefined = openSync(file, 'a', PRIVATE_FILE_MODE);
+  fchmodSync(fd, PRIVATE_FILE_MODE); // a file from an older MSP was 0640
   let size = fstatSync(fd).size;
   let pending: string[] = [];
   let scheduled = false;
@@ -88,7 +90,7 @@ export function createLogWriter(options: LogWriterOptions): LogWriter {
     }
     if (maxFiles > 1) renameSync(file, `${file}.1`);
     else rmSync(file, { force: true });
-    fd = openSync(file, 'a', 0o640);
+    fd = openSync(file, 'a', PRIVATE_FILE_MODE);
     size = 0;
   }
 

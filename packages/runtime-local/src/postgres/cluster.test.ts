@@ -3,9 +3,9 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { UnavailableError } from '@msp/core';
+import { InputError, UnavailableError } from '@msp/core';
 import { startTestCluster, type TestCluster } from '../testing.js';
-import { createPostgresCluster } from './cluster.js';
+import { createPostgresCluster, MIN_CREDENTIAL_VALIDITY_SECONDS } from './cluster.js';
 import { POSTGRES_OS_USER } from './os-user.js';
 
 // One real cluster for this whole file (initdb costs seconds on a shared machine).
@@ -121,8 +121,8 @@ void describe('temporary credentials', () => {
   });
 
   void it('write credentials act as the workload role', async () => {
-    const cred = await tc.cluster.mintTemporaryCredentials({ access: 'write', validFor: 0 });
-    assert.equal(cred.validUntil, undefined);
+    const cred = await tc.cluster.mintTemporaryCredentials({ access: 'write', validFor: 300 });
+    assert.ok(cred.validUntil.getTime() > Date.now());
     const config = {
       ...tc.cluster.connectionConfig('workload', 'shop'),
       user: cred.user,
@@ -143,6 +143,43 @@ void describe('temporary credentials', () => {
     });
     assert.equal(await tc.cluster.revokeCredentials(cred.user), true);
     assert.equal(await tc.cluster.revokeCredentials(cred.user), false);
+  });
+
+  void it('refuses a validity that would round to no limit, and never mints a role without VALID UNTIL', async () => {
+    const temporaryRoles = async () =>
+      (
+        await tc.cluster.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_roles WHERE rolname LIKE 'tmp\\_%'",
+        )
+      )[0]?.n;
+    const before = await temporaryRoles();
+    // 1 ms, 400 ms, 499 ms round to 0 s in the CLI; 0 used to mean "no limit".
+    for (const validFor of [0, 0.001, 0.4, 0.499, 0.999, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      await assert.rejects(
+        tc.cluster.mintTemporaryCredentials({ access: 'read', validFor }),
+        (error: unknown) => {
+          assert.ok(error instanceof InputError, `validFor ${validFor}: ${String(error)}`);
+          assert.match(error.message, /at least 1 s/);
+          return true;
+        },
+      );
+    }
+    assert.equal(await temporaryRoles(), before, 'nothing was minted');
+    const cred = await tc.cluster.mintTemporaryCredentials({
+      access: 'write',
+      validFor: MIN_CREDENTIAL_VALIDITY_SECONDS,
+    });
+    const [role] = await tc.cluster.query<{ until: Date | null }>(
+      'SELECT rolvaliduntil AS until FROM pg_roles WHERE rolname = $1',
+      [cred.user],
+    );
+    assert.ok(role?.until, 'VALID UNTIL is set');
+    assert.equal(role.until.getTime(), cred.validUntil.getTime());
+    const unlimited = await tc.cluster.query(
+      "SELECT rolname FROM pg_roles WHERE rolname LIKE 'tmp\\_%' AND rolvaliduntil IS NULL",
+    );
+    assert.deepEqual(unlimited, []);
+    assert.equal(await tc.cluster.revokeCredentials(cred.user), true);
   });
 
   void it('expire: login is refused after validUntil, and revoking ends open sessions', async () => {

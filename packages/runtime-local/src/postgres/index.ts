@@ -1,6 +1,8 @@
 export {
   CLUSTER_ROLES,
   createPostgresCluster,
+  MAX_CREDENTIAL_VALIDITY_SECONDS,
+  MIN_CREDENTIAL_VALIDITY_SECONDS,
   type ClusterOptions,
   type ClusterRole,
   type PostgresCluster,

@@ -87,7 +87,7 @@ export function writePidFile(logDir: string, record: PidRecord): void {
   mkdirSync(logDir, { recursive: true });
   const path = pidFilePath(logDir, record.id);
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record)}\n`);
+  writeFileSync(tmp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
 }
 

@@ -118,12 +118,13 @@ void test('routes by Host (port stripped, any case) and forwards headers and bod
   assert.ok(stats !== undefined && stats.requests >= 2 && stats.responses['2xx'] >= 2 && stats.pending === 0);
 });
 
-void test('unknown host: 404 listing the known hosts', async () => {
-  proxy.setRoute(['one.dev.localhost'], [backend('a')]);
+void test('unknown host: 404 that names no host it serves', async () => {
+  proxy.setRoute(['one.dev.localhost', 'secret-admin.dev.localhost'], [backend('a')]);
   const reply = await send('nobody.dev.localhost', '/');
   assert.equal(reply.status, 404);
-  assert.match(reply.body, /nobody\.dev\.localhost/);
-  assert.match(reply.body, /one\.dev\.localhost/);
+  assert.match(reply.body, /No deployment answers to this host name/);
+  assert.doesNotMatch(reply.body, /one\.dev\.localhost|secret-admin|localhost/);
+  proxy.removeRoute(['secret-admin.dev.localhost']);
 });
 
 void test('no healthy backend: 503 with Retry-After', async () => {

@@ -15,57 +15,11 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { forwardHeaders, hasBody, normalizeHost, responseHeaders, uncork } from './headers.js';
 
-export interface Backend {
-  readonly id: string;
-  readonly port: number;
-}
+import type { Backend, Proxy, ProxyOptions } from './types.js';
 
-export interface ProxyOptions {
-  readonly port: number;
-  readonly host?: string;
-  /**
-   * How long a request for a known host with no healthy backend waits for one (a restart in progress)
-   * before it is answered 503. These are the "pending requests" of the alert. Default 0.
-   */
-  readonly pendingTimeoutMs?: number;
-}
-
-export interface BackendStats {
-  readonly id: string;
-  readonly port: number;
-  readonly pending: number;
-  readonly requests: number;
-  readonly errors: number;
-}
-
-export interface RouteStats {
-  readonly hostnames: readonly string[];
-  /** In flight on a backend plus waiting for one. */
-  readonly pending: number;
-  /** Waiting for a healthy backend. */
-  readonly waiting: number;
-  readonly requests: number;
-  readonly responses: Readonly<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
-  readonly backends: readonly BackendStats[];
-}
-
-export interface ProxyStats {
-  readonly routes: readonly RouteStats[];
-  readonly unknownHost: number;
-}
-
-export interface Proxy {
-  /** The port actually listened on (useful with port 0). */
-  readonly port: number;
-  setRoute(hostnames: readonly string[], backends: readonly Backend[]): void;
-  removeRoute(hostnames: readonly string[]): void;
-  /** Resolves when the backend has no request pending (at once if it has none). */
-  drain(backendId: string): Promise<void>;
-  stats(): ProxyStats;
-  hosts(): string[];
-  close(): Promise<void>;
-}
+export type { Backend, BackendStats, Proxy, ProxyOptions, ProxyStats, RouteStats } from './types.js';
 
 interface BackendState {
   readonly id: string;
@@ -88,91 +42,8 @@ interface Route {
   waiters: Set<() => void>;
 }
 
-// Hop-by-hop headers (RFC 9110 §7.6.1) are not forwarded.
-const hopByHop = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'upgrade',
-]);
 const retryableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 const statusClass = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
-
-function normalizeHost(host: string | undefined): string {
-  if (host === undefined) return '';
-  let h = host;
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    h = end < 0 ? h : h.slice(0, end + 1);
-  } else {
-    const colon = h.indexOf(':');
-    if (colon >= 0) h = h.slice(0, colon);
-  }
-  h = h.toLowerCase();
-  return h.endsWith('.') ? h.slice(0, -1) : h;
-}
-
-function uncork(res: ServerResponse): void {
-  if (res.writableCorked > 0) res.uncork();
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
-/**
- * Request headers for the backend as a flat raw list (as `rawHeaders`: Node skips re-validating each one):
- * hop-by-hop removed, X-Forwarded-* added.
- */
-function forwardHeaders(req: IncomingMessage, host: string): string[] {
-  const out: string[] = [];
-  const connectionTokens = req.headers.connection;
-  const extraHop =
-    connectionTokens === undefined ? undefined : new Set(connectionTokens.toLowerCase().split(/\s*,\s*/));
-  const raw = req.rawHeaders;
-  let hasHost = false;
-  let hasProto = false;
-  let forwardedFor: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const lower = name.toLowerCase();
-    if (hopByHop.has(lower) || extraHop?.has(lower) === true) continue;
-    const value = raw[i + 1] as string;
-    if (lower === 'x-forwarded-for') {
-      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-      continue;
-    }
-    if (lower === 'x-forwarded-host') hasHost = true;
-    else if (lower === 'x-forwarded-proto') hasProto = true;
-    out.push(name, value);
-  }
-  const remote = req.socket.remoteAddress ?? '';
-  out.push('x-forwarded-for', forwardedFor === undefined ? remote : `${forwardedFor}, ${remote}`);
-  if (!hasHost) out.push('x-forwarded-host', host);
-  if (!hasProto) out.push('x-forwarded-proto', 'http');
-  return out;
-}
-
-/** Response headers for the client, as a flat raw list (keeps case, no re-parsing). */
-function responseHeaders(res: IncomingMessage): string[] {
-  const out: string[] = [];
-  const raw = res.rawHeaders;
-  const connectionTokens = res.headers.connection;
-  const extraHop =
-    connectionTokens === undefined ? undefined : new Set(connectionTokens.toLowerCase().split(/\s*,\s*/));
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    const lower = name.toLowerCase();
-    if (hopByHop.has(lower) || extraHop?.has(lower) === true) continue;
-    out.push(name, raw[i + 1] as string);
-  }
-  return out;
-}
 
 export function createProxy(options: ProxyOptions): Promise<Proxy> {
   const host = options.host ?? '127.0.0.1';
@@ -262,17 +133,13 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     res.end(text);
   }
 
-  function unknown(res: ServerResponse, hostname: string): void {
+  /** Says only that the host is unknown: the hosts it serves are not for any caller to list. */
+  function unknown(res: ServerResponse): void {
     unknownHost++;
-    const known = [...byHost.keys()].sort();
     sendPlain(
       res,
       404,
-      `No deployment answers to host "${hostname}". Known hosts:\n${
-        known.length === 0
-          ? '  (none yet: is the deployment up? see `msp status`)'
-          : known.map((h) => `  ${h}`).join('\n')
-      }\n`,
+      'No deployment answers to this host name: check the URL, or see `msp status` for the deployments and their hosts.\n',
     );
   }
 
@@ -376,7 +243,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     const hostname = normalizeHost(req.headers.host);
     const route = byHost.get(hostname);
     if (route === undefined) {
-      unknown(res, hostname);
+      unknown(res);
       return;
     }
     route.requests++;

@@ -1,0 +1,51 @@
+/**
+ * Owner-only modes for what MSP keeps for a deployment (release bundles and their extracted code,
+ * volumes, logs): folders 0700, files 0600 (0700 when executable). Parents MSP does not own keep their
+ * mode: the data dir must stay traversable for the PostgreSQL user.
+ */
+import { chmodSync, mkdirSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** Creates `path` as an owner-only folder (missing parents with the default mode), or makes it one. */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await mkdir(path, { mode: PRIVATE_DIR_MODE }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
+  await chmod(path, PRIVATE_DIR_MODE);
+}
+
+/** ensurePrivateDir, synchronously (for the log writer, which opens its file synchronously). */
+export function ensurePrivateDirSync(path: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  try {
+    mkdirSync(path, { mode: PRIVATE_DIR_MODE });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+  chmodSync(path, PRIVATE_DIR_MODE);
+}
+
+/** The owner-only mode for a file of mode `mode`: 0700 when its owner may execute it, else 0600. */
+export function privateFileMode(mode: number): number {
+  return mode & 0o100 ? 0o700 : PRIVATE_FILE_MODE;
+}
+
+/** Makes every folder and file under `root` (and root) owner-only; symlinks are left as they are. */
+export async function makeTreePrivate(root: string): Promise<void> {
+  const walk = async (path: string): Promise<void> => {
+    const s = await lstat(path);
+    if (s.isSymbolicLink()) return;
+    if (s.isDirectory()) {
+      await chmod(path, PRIVATE_DIR_MODE);
+      for (const name of await readdir(path)) await walk(join(path, name));
+    } else if ((s.mode & 0o777) !== privateFileMode(s.mode)) {
+      await chmod(path, privateFileMode(s.mode));
+    }
+  };
+  await walk(root);
+}
