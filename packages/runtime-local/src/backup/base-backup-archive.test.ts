@@ -19,24 +19,21 @@ void after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-void describe('on-demand base backup speed', () => {
-  void it('backs up a small cluster in about a second, its last WAL already archived on return', async () => {
+void describe('on-demand base backup', () => {
+  void it('returns with its stop segment and history file already archived (no once-a-second archive wait)', async () => {
     await tc.cluster.query(
       'CREATE TABLE t AS SELECT g, md5(g::text) AS h FROM generate_series(1, 40000) g',
       [],
       'app',
     );
     const repository = createDirectoryRepository(join(dir, 'repo'));
-    const timings: number[] = [];
     for (const id of ['s1', 's2']) {
-      const started = Date.now();
       const m = await takeBaseBackup({
         repository,
         id,
         connection: tc.cluster.connectionConfig('admin', 'postgres'),
         dataDir: join(tc.cluster.options.dir, 'data'),
       });
-      timings.push(Date.now() - started);
       // The backup needs its stop segment and the backup history file in the archive: both are there.
       const archived = await readdir(tc.cluster.options.archiveDir);
       assert.ok(archived.includes(`${m.stopWal}.gz`), `${m.stopWal} archived when the backup returns`);
@@ -45,10 +42,6 @@ void describe('on-demand base backup speed', () => {
       assert.ok(m.files.length > 1000);
       assert.deepEqual((await verifyBaseBackup(repository, id)).problems, []);
     }
-    // 30+ MB in ~1,300 files took 3-5 s here (an 8 MiB buffer per file, and pg_backup_stop checking
-    // the archive once a second); now well under 1 s. The bound leaves room for a loaded machine.
-    const fastest = Math.min(...timings);
-    assert.ok(fastest < 2500, `base backup took ${fastest} ms (timings ${timings.join(', ')} ms)`);
   });
 
   void it('names the backup history file as PostgreSQL does', () => {
