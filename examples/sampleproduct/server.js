@@ -1,5 +1,5 @@
 // The sample product: one dedicated copy per customer, run by MSP under its runtime contract.
-//   PORT, DIAGNOSTICS_SECRET (/-/healthz), PGHOST/PGPORT/PGUSER/PGPASSWORD, PGDATABASE_SAMPLEPRODUCT or PGDATABASE,
+//   PORT, HOST, DIAGNOSTICS_SECRET (/-/healthz), PGHOST/PGPORT/PGUSER/PGPASSWORD, PGDATABASE_SAMPLEPRODUCT or PGDATABASE,
 //   optional MSP_INSTANCE_CUSTOMER (shown on /) and VOLUME_UPLOADS (a directory uploads are kept in).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -133,7 +133,10 @@ server.on('error', (error) => {
   console.error(`sampleproduct: cannot listen on port ${port}: ${error.message}`);
   process.exit(1);
 });
-server.listen(port, () => console.log(`sampleproduct v${version} listening on port ${port}`));
+// HOST is the runtime contract's bind address (loopback on the local runtime: only the proxy reaches it).
+server.listen(port, process.env.HOST || undefined, () =>
+  console.log(`sampleproduct v${version} listening on ${process.env.HOST || '*'}:${port}`),
+);
 
 function stop(signal) {
   console.log(`received ${signal}: finishing in-flight requests, then exiting`);

@@ -55,7 +55,8 @@ const server = createServer((req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain' }).end('hello\n');
 });
 
-server.listen(port, '127.0.0.1', () => console.log(`listening on ${port} as ${name}`));
+// Binds HOST as the runtime contract asks (a service that ignored it would listen on every interface).
+server.listen(port, process.env.HOST ?? '0.0.0.0', () => console.log(`listening on ${port} as ${name}`));
 process.on('SIGTERM', () => {
   // Finish what is in flight, then exit.
   server.close(() => process.exit(0));

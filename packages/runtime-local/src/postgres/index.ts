@@ -9,4 +9,4 @@ export {
   type TemporaryCredentials,
 } from './cluster.js';
 export { postgresBinaries, type PostgresBinaries } from './binaries.js';
-export { POSTGRES_OS_USER, postgresOsUser, type OsUser } from './os-user.js';
+export { POSTGRES_OS_USER, SERVICE_OS_USER, postgresOsUser, serviceOsUser, type OsUser } from './os-user.js';

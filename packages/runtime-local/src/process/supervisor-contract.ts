@@ -4,6 +4,9 @@
  */
 import type { InstanceState, RestartPolicy } from './instance-state.js';
 
+/** The address every instance binds (its `HOST`) and is probed and proxied at. */
+export const LOOPBACK = '127.0.0.1';
+
 export interface ProbeSpec {
   readonly path: '/-/healthz' | (string & {});
   readonly secret: string;
@@ -24,9 +27,14 @@ export interface InstanceSpec {
   readonly release?: string;
   readonly command: readonly string[];
   readonly cwd: string;
-  /** Handed to the child as its whole environment, plus `PORT` (and `PATH` when absent). */
+  /**
+   * Handed to the child as its whole environment, plus `PORT`, `HOST` (the loopback address it must bind:
+   * only the proxy reaches it) and `PATH` when absent.
+   */
   readonly env: Readonly<Record<string, string>>;
   readonly port: number;
+  /** The operating-system user the process runs as (uid and gid); absent: the supervisor's own. */
+  readonly user?: { readonly uid: number; readonly gid: number };
   readonly probe: ProbeSpec;
 }
 

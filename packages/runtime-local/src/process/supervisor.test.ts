@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { serviceOsUser } from '../postgres/os-user.js';
 import { findFreePort } from '../net.js';
 import { readLogs, type LogLine } from '../logs/log-reader.js';
 import { createSupervisor, type InstanceSpec, type InstanceStatus, type Supervisor } from './supervisor.js';
@@ -255,4 +257,35 @@ void test('reapStaleInstances kills a stale instance group from its pid file, an
     }
     reapDir.remove();
   }
+});
+
+void test('an instance gets HOST=127.0.0.1 and binds only loopback: a connection to another address is refused', async () => {
+  const s = await spec('fixture/dev#host');
+  supervisor.start(s);
+  await waitUntil('healthy', healthy(s.id));
+  assert.equal(((await get(s.port, '/whoami')) as { name: string }).name, s.id);
+  // 127.0.0.2 is this machine too (the loopback range), but not the address the instance bound.
+  await assert.rejects(fetch(`http://127.0.0.2:${s.port}/whoami`), (e: Error) =>
+    /ECONNREFUSED/.test(String((e.cause as Error | undefined)?.message ?? e.message)),
+  );
+  await supervisor.stop(s.id, { drainMs: 100 });
+});
+
+void test('an instance runs as the user it is given, not as the supervisor', async (t) => {
+  const user = await serviceOsUser();
+  if (!user.switchUser) {
+    t.skip('not root: instances run as the current user');
+    return;
+  }
+  // The working directory must be one the service user may enter: the fixtures folder.
+  const s = await spec('fixture/dev#user', {
+    user: { uid: user.uid, gid: user.gid },
+    cwd: dirname(fixture('ok-server.mjs')),
+  });
+  supervisor.start(s);
+  const status = await waitUntil('healthy', healthy(s.id));
+  const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${status.pid}/status`, 'utf8'))?.[1];
+  assert.equal(Number(uid), user.uid, `runs as ${user.name}`);
+  assert.notEqual(Number(uid), 0);
+  await supervisor.stop(s.id, { drainMs: 100 });
 });

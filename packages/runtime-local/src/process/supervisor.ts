@@ -22,13 +22,14 @@ import {
 } from './instance-state.js';
 import { readProcStat, removePidFile, signalProcessGroup, writePidFile } from './pid-files.js';
 import { probeHttp } from './probe.js';
-import type {
-  InstanceSpec,
-  InstanceStatus,
-  StopOptions,
-  Supervisor,
-  SupervisorEvents,
-  SupervisorOptions,
+import {
+  LOOPBACK,
+  type InstanceSpec,
+  type InstanceStatus,
+  type StopOptions,
+  type Supervisor,
+  type SupervisorEvents,
+  type SupervisorOptions,
 } from './supervisor-contract.js';
 
 export * from './supervisor-contract.js';
@@ -266,9 +267,16 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
       ...spec.env,
     };
     env.PORT = String(spec.port);
+    env.HOST = LOOPBACK;
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, args, {
+        cwd: spec.cwd,
+        env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
+      });
     } catch (error) {
       this.spawnFailed(inst, command, error);
       return;
