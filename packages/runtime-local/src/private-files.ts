@@ -4,7 +4,7 @@
  * mode: the data dir must stay traversable for the PostgreSQL user.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -45,6 +45,26 @@ export async function makeTreePrivate(root: string): Promise<void> {
       for (const name of await readdir(path)) await walk(join(path, name));
     } else if ((s.mode & 0o777) !== privateFileMode(s.mode)) {
       await chmod(path, privateFileMode(s.mode));
+    }
+  };
+  await walk(root);
+}
+
+/**
+ * Lets one group read (never write) a private tree: folders 0750, files 0640 (0750 when executable), group
+ * `gid`, owner unchanged. Extracted release code is shared this way with the user service instances run
+ * as; nobody else can read it.
+ */
+export async function shareTreeWithGroup(root: string, gid: number): Promise<void> {
+  const walk = async (path: string): Promise<void> => {
+    const s = await lstat(path);
+    if (s.isSymbolicLink()) return;
+    if (s.gid !== gid) await chown(path, s.uid, gid);
+    if (s.isDirectory()) {
+      await chmod(path, 0o750);
+      for (const name of await readdir(path)) await walk(join(path, name));
+    } else {
+      await chmod(path, privateFileMode(s.mode) | (s.mode & 0o100 ? 0o050 : 0o040));
     }
   };
   await walk(root);

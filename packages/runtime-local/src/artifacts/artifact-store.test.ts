@@ -18,8 +18,10 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { InputError } from '@msp/core';
+import { serviceOsUser } from '../postgres/os-user.js';
 import { createArtifactStore, findNodeModules } from './artifact-store.js';
 
+const run = promisify(execFile);
 const registryDir = fileURLToPath(new URL('../../../releaseregistry', import.meta.url));
 const temps: string[] = [];
 const temp = async (name: string) => {
@@ -182,4 +184,27 @@ test('an unreadable file is refused while packing, naming it, and leaves no temp
   assert.match(outcome.error ?? '', /conf\/private\.key is not readable/);
   assert.match(outcome.error ?? '', /leave it out of the release/);
   assert.deepEqual(outcome.left, []);
+});
+
+test('extracted code is readable by the service user and nobody else, and writable by neither', async (t) => {
+  const user = await serviceOsUser();
+  if (!user.switchUser) {
+    t.skip('not root: instances run as the current user, who owns the code');
+    return;
+  }
+  const root = await temp('shared');
+  await chmod(root, 0o711);
+  const src = await temp('shared-src');
+  await writeFile(join(src, 'main.js'), 'console.log("hi")\n');
+  const store = createArtifactStore({ root });
+  const packed = await store.pack(src);
+  const dir = await store.extract(packed.digest, { readableByGroup: user.gid });
+  const as = (name: string, script: string) =>
+    run('su', ['-s', '/bin/sh', name, '-c', script]).then(
+      (r) => r.stdout,
+      () => 'denied',
+    );
+  assert.equal((await as(user.name, `cat ${join(dir, 'main.js')}`)).trim(), 'console.log("hi")');
+  assert.equal(await as(user.name, `touch ${join(dir, 'new.js')} 2>/dev/null && echo wrote`), 'denied');
+  assert.equal(await as('nobody', `cat ${join(dir, 'main.js')}`), 'denied');
 });

@@ -7,12 +7,17 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
 import { InputError, NotFoundError, PreconditionFailedError } from '@msp/core';
-import { ensurePrivateDir, makeTreePrivate, PRIVATE_FILE_MODE } from '../private-files.js';
+import {
+  ensurePrivateDir,
+  makeTreePrivate,
+  PRIVATE_FILE_MODE,
+  shareTreeWithGroup,
+} from '../private-files.js';
 import { checkPackable, isPackSkipped } from './pack-check.js';
 
 export interface ArtifactStoreOptions {
@@ -33,8 +38,11 @@ export interface ArtifactStore {
   pack(sourceDir: string): Promise<PackedArtifact>;
   /** Hashes the stored artifact again; refuses (naming the digest) when it is missing or does not match. */
   verify(digest: string): Promise<{ path: string; size: number }>;
-  /** Verifies, then returns the extracted dir (extracting it once); `nodeModules` is linked inside. */
-  extract(digest: string, options?: { nodeModules?: string }): Promise<string>;
+  /**
+   * Verifies, then returns the extracted dir (extracting it once); `nodeModules` is linked inside. With
+   * `readableByGroup`, that group may read (not write) the code: the user instances run as.
+   */
+  extract(digest: string, options?: { nodeModules?: string; readableByGroup?: number }): Promise<string>;
   pathOf(digest: string): string;
 }
 
@@ -154,14 +162,28 @@ export function createArtifactStore(options: ArtifactStoreOptions): ArtifactStor
       const { path } = await verify(digest);
       const hex = hexOf(digest);
       const target = join(releasesDir, hex);
-      if (existsSync(target)) return target;
-      await ensurePrivateDir(releasesDir);
+      const gid = extractOptions.readableByGroup;
+      const share = async (dir: string) => {
+        if (gid !== undefined && (await stat(dir)).gid !== gid) await shareTreeWithGroup(dir, gid);
+      };
+      if (gid === undefined) await ensurePrivateDir(releasesDir);
+      else {
+        // The releases folder: that group may pass through it, not list it.
+        await mkdir(releasesDir, { recursive: true, mode: 0o710 });
+        await chown(releasesDir, process.getuid?.() ?? 0, gid);
+        await chmod(releasesDir, 0o710);
+      }
+      if (existsSync(target)) {
+        await share(target);
+        return target;
+      }
       const tmp = join(releasesDir, `.extract-${hex.slice(0, 12)}-${randomBytes(4).toString('hex')}`);
       try {
         await mkdir(tmp, { mode: 0o700 });
         await tar.extract({ file: path, cwd: tmp, strict: true, preservePaths: false });
         // Owner-only, whatever modes the bundle's files had: other users cannot read a release's code.
         await makeTreePrivate(tmp);
+        await share(tmp);
         if (extractOptions.nodeModules && !existsSync(join(tmp, 'node_modules'))) {
           await symlink(extractOptions.nodeModules, join(tmp, 'node_modules'), 'dir');
         }
