@@ -29,8 +29,9 @@ import {
   toArchiverStatus,
   type ArchiverStatus,
 } from '@msp/runtime-local';
-import type { Context, Hono } from 'hono';
-import { parseBody, type ApiEnv } from '../api/app.js';
+import type { Hono } from 'hono';
+import { apiRouter, declaresDatabase, type ApiEnv } from '../api/app.js';
+import { enqueueExplained } from '../api/busy.js';
 import { slugOf } from '../data-dir.js';
 import { ensureQueue, type OperationHandler, type StepContext } from '../operations/engine.js';
 import type { DeploymentSpec } from '../reconciler.js';
@@ -56,7 +57,7 @@ import {
   type RestoreInput,
   type RestorePlan,
 } from './restore.js';
-import { backupBody, deploymentBody, restoreBody } from './schemas.js';
+import { backupRoutes as backupRoutesOf } from './schemas.js';
 import { createBackupStore } from './store.js';
 
 export const BACKUP_KINDS_OF_OPERATION = [
@@ -611,9 +612,10 @@ async function archiverOf(deps: BackupDeps, key: string): Promise<ArchiverStatus
 
 function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
   const { backups } = deps;
-  api.get('/backups', async (c) => {
-    const key = c.req.query('deployment');
-    if (!key) throw new InputError('Give the deployment: GET /backups?deployment=<key>.');
+  const r = backupRoutesOf;
+  const routes = apiRouter();
+  routes.openapi(r.list, async (c) => {
+    const key = c.req.valid('query').deployment;
     await deps.store.requireDeployment(key);
     const [rows, health, archiver, drills] = await Promise.all([
       backups.list(key),
@@ -623,13 +625,19 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
     ]);
     const { segments, ...rest } = health;
     void segments;
-    return c.json({ deployment: key, ...rest, archiver, drills, backups: rows });
+    return c.json({ deployment: key, ...rest, archiver, drills, backups: rows }, 200);
   });
-  api.post('/backups', async (c) => {
-    const body = await parseBody(c, backupBody);
-    await deps.store.requireDeployment(body.deployment);
+  routes.openapi(r.create, async (c) => {
+    const body = c.req.valid('json');
+    const row = await deps.store.requireDeployment(body.deployment);
+    const spec = row.spec as DeploymentSpec;
+    if (!declaresDatabase(spec) && (spec.environment.resources?.volumes ?? []).length === 0) {
+      throw new PreconditionFailedError(
+        `${row.key} declares no database and no volumes (no resources.postgreSQL or resources.volumes in its environment): there is nothing to back up.`,
+      );
+    }
     const kind = body.kind ?? 'on-demand';
-    const op = await ctx.engine.enqueue({
+    const op = await enqueueExplained(deps.store, ctx.engine, {
       kind: 'backup',
       deploymentKey: body.deployment,
       reason: body.reason ?? `${kind} backup`,
@@ -638,14 +646,14 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
     });
     return c.json(op, 202);
   });
-  for (const [path, kind, reason] of [
-    ['/backups/retention', 'retention', 'retention on request'],
-    ['/backups/drills', 'restore-drill', 'restore drill on request'],
+  for (const [route, kind, reason] of [
+    [r.retention, 'retention', 'retention on request'],
+    [r.drill, 'restore-drill', 'restore drill on request'],
   ] as const) {
-    api.post(path, async (c) => {
-      const body = await parseBody(c, deploymentBody);
+    routes.openapi(route, async (c) => {
+      const body = c.req.valid('json');
       await deps.store.requireDeployment(body.deployment);
-      const op = await ctx.engine.enqueue({
+      const op = await enqueueExplained(deps.store, ctx.engine, {
         kind,
         deploymentKey: body.deployment,
         reason,
@@ -654,13 +662,17 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
       return c.json(op, 202);
     });
   }
-  api.get('/backups/:id', async (c) => {
-    const b = await backups.get(c.req.param('id'));
-    if (!b) throw new NotFoundError(`No backup ${c.req.param('id')}; see \`msp backup list\`.`);
-    return c.json(b);
+  routes.openapi(r.get, async (c) => {
+    const { id } = c.req.valid('param');
+    const b = await backups.get(id);
+    if (!b) throw new NotFoundError(`No backup ${id}; see \`msp backup list\`.`);
+    return c.json(b, 200);
   });
-  const onBackup = (kind: 'verify-backup' | 'delete-backup') => async (c: Context<ApiEnv>) => {
-    const id = c.req.param('id') ?? '';
+  const onBackup = async (
+    kind: 'verify-backup' | 'delete-backup',
+    id: string,
+    by: string,
+  ): Promise<Operation> => {
     const b = (await backups.get(id)) ?? (await backups.get(`${id}-base`));
     if (!b) throw new NotFoundError(`No backup ${id}; see \`msp backup list\`.`);
     if (kind === 'delete-backup') {
@@ -674,21 +686,26 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
         );
       }
     }
-    const op = await ctx.engine.enqueue({
+    return enqueueExplained(deps.store, ctx.engine, {
       kind,
       deploymentKey: b.deploymentKey,
       reason: `${kind === 'verify-backup' ? 'verify' : 'delete'} backup ${b.id}`,
-      createdBy: c.get('principal').name,
+      createdBy: by,
       input: { backupId: b.id },
     });
-    return c.json(op, 202);
   };
-  api.post('/backups/:id/verify', onBackup('verify-backup'));
-  api.post('/backups/:id/delete', onBackup('delete-backup'));
-  api.delete('/backups/:id', onBackup('delete-backup'));
+  for (const [route, kind] of [
+    [r.verify, 'verify-backup'],
+    [r.delete, 'delete-backup'],
+    [r.remove, 'delete-backup'],
+  ] as const) {
+    routes.openapi(route, async (c) =>
+      c.json(await onBackup(kind, c.req.valid('param').id, c.get('principal').name), 202),
+    );
+  }
 
-  api.post('/restores', async (c) => {
-    const body = await parseBody(c, restoreBody);
+  routes.openapi(r.restore, async (c) => {
+    const body = c.req.valid('json');
     const key = body.deployment;
     const row = await deps.store.requireDeployment(key);
     let target: RestoreTarget;
@@ -713,7 +730,7 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
     }
     // Refuse a target outside the recoverable window now (exit 2), not in the middle of the operation.
     const plan = await planRestore(deps, key, input);
-    const op = await ctx.engine.enqueue({
+    const op = await enqueueExplained(deps.store, ctx.engine, {
       kind: 'restore',
       deploymentKey: key,
       reason:
@@ -724,4 +741,5 @@ function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
     });
     return c.json({ ...op, plan }, 202);
   });
+  api.route('/', routes);
 }
