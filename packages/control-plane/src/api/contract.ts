@@ -18,8 +18,10 @@ type SchemaOf<R> = R extends RouteConfig
   ? ToSchema<R['method'], HonoPath<R['path']>, InputOf<R>, RouteConfigToTypedResponse<R>>
   : never;
 type Intersect<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
-type Routes = typeof coreRoutes & typeof backupRoutes & typeof releaseRoutes;
-type Schema = Intersect<{ [K in keyof Routes]: SchemaOf<Routes[K]> }[keyof Routes]>;
+type SchemaOfAll<Routes> = Intersect<{ [K in keyof Routes]: SchemaOf<Routes[K]> }[keyof Routes]>;
+type Schema = SchemaOfAll<typeof coreRoutes> &
+  SchemaOfAll<typeof backupRoutes> &
+  SchemaOfAll<typeof releaseRoutes>;
 
 /** The control plane API under /api/v1, for `hc<ControlPlaneApi>(url + '/api/v1')`. */
 export type ControlPlaneApi = Hono<ApiEnv, { [Path in keyof Schema]: Schema[Path] }, '/'>;

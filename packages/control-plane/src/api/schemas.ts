@@ -4,13 +4,15 @@
  * server validates with it, the OpenAPI document is generated from it, the CLI's client is typed by it.
  */
 import { createRoute, type RouteConfig } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
+import type { ApiEnv } from './app.js';
 import { PayloadTooLargeError } from './errors.js';
 
 /** Every JSON body is limited to 1 MB: past it the answer is 413, before the rest is read. */
 export const JSON_BODY_LIMIT = 1024 * 1024;
-const jsonLimit = bodyLimit({
+const jsonLimit: MiddlewareHandler<ApiEnv> = bodyLimit({
   maxSize: JSON_BODY_LIMIT,
   onError: () => {
     throw new PayloadTooLargeError();
@@ -80,8 +82,6 @@ export function route<
     middleware: jsonLimit,
     ...config,
     responses: { ...errors, ...config.responses },
-  } as R & {
-    responses: R['responses'] & typeof errors;
   });
 }
 

@@ -57,14 +57,15 @@ export interface BackupListView {
 }
 
 const operation = typed<Operation>('The queued operation');
-const onBackup = (action: 'verify' | 'delete', method: 'post' | 'delete') =>
+const onBackup = <const M extends 'post' | 'delete', const P extends string>(
+  method: M,
+  path: P,
+  summary: string,
+) =>
   route({
     method,
-    path: method === 'delete' ? '/backups/{id}' : `/backups/{id}/${action}`,
-    summary:
-      action === 'verify'
-        ? 'Verify every checksum of a backup'
-        : 'Delete a backup (never the last good one)',
+    path,
+    summary,
     request: { params: idParam },
     responses: { 202: jsonResponse('The queued operation', operation) },
   });
@@ -106,9 +107,9 @@ export const backupRoutes = {
     request: { params: idParam },
     responses: { 200: jsonResponse('The backup', typed<BackupRow>('A backup')) },
   }),
-  verify: onBackup('verify', 'post'),
-  delete: onBackup('delete', 'post'),
-  remove: onBackup('delete', 'delete'),
+  verify: onBackup('post', '/backups/{id}/verify', 'Verify every checksum of a backup'),
+  delete: onBackup('post', '/backups/{id}/delete', 'Delete a backup (never the last good one)'),
+  remove: onBackup('delete', '/backups/{id}', 'Delete a backup (never the last good one)'),
   restore: route({
     method: 'post',
     path: '/restores',
