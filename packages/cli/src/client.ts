@@ -23,10 +23,13 @@ export interface ControlPlaneClient {
 
 type SuccessStatus = 200 | 201 | 202 | 204;
 /** The JSON body a call answers with when it succeeds. */
-export type Ok<R> = R extends ClientResponse<infer T, infer S, string> ? (S extends SuccessStatus ? T : never) : never;
+export type Ok<R> =
+  R extends ClientResponse<infer T, infer S, string> ? (S extends SuccessStatus ? T : never) : never;
 
 /** Awaits a typed call: its JSON body when it succeeded, the server's error (rebuilt) when not. */
-export async function call<R extends ClientResponse<unknown, number, string>>(request: Promise<R>): Promise<Ok<R>> {
+export async function call<R extends ClientResponse<unknown, number, string>>(
+  request: Promise<R>,
+): Promise<Ok<R>> {
   const res = await checked(request);
   return (await res.json()) as Ok<R>;
 }

@@ -17,11 +17,7 @@ const size = (b: number | null) =>
   b === null ? '' : b > 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} kB`;
 
 /** Polls the operation, printing each step as it finishes; exit 1 when it failed. */
-async function follow(
-  client: ControlPlaneClient,
-  id: string,
-  json: boolean | undefined,
-): Promise<Operation> {
+async function follow(client: ControlPlaneClient, id: string, json: boolean | undefined): Promise<Operation> {
   const printed = new Set<string>();
   for (;;) {
     const op = await call(client.api.operations[':id'].$get({ param: { id: segment(id) } }));
@@ -51,7 +47,8 @@ async function follow(
 /** The operation a 409 says is in the way (`details.operation`), if it says. */
 function blockerOf(error: unknown): { id: string; kind: string; runningForSeconds: number } | undefined {
   if (!(error instanceof ConflictError)) return undefined;
-  const op = error.details?.operation as { id?: unknown; kind?: unknown; runningForSeconds?: unknown } | undefined;
+  const op = error.details?.operation as
+    { id?: unknown; kind?: unknown; runningForSeconds?: unknown } | undefined;
   return typeof op?.id === 'string'
     ? { id: op.id, kind: String(op.kind), runningForSeconds: Number(op.runningForSeconds) || 0 }
     : undefined;
@@ -69,7 +66,9 @@ async function waitOut(client: ControlPlaneClient, id: string, quiet: boolean): 
     if (!quiet && Date.now() - said >= 15_000) {
       said = Date.now();
       const current = op.steps.find((s) => s.status === 'running')?.name;
-      process.stderr.write(`  still waiting: ${op.kind} ${op.status}${current ? ` (step ${current})` : ''}\n`);
+      process.stderr.write(
+        `  still waiting: ${op.kind} ${op.status}${current ? ` (step ${current})` : ''}\n`,
+      );
     }
     await new Promise((r) => setTimeout(r, 500));
   }

@@ -92,7 +92,8 @@ export function apiRouter(): OpenAPIHono<ApiEnv> {
     defaultHook: (result) => {
       if (result.success) return;
       const first = result.error.issues[0];
-      const where = result.target === 'json' ? 'request body' : result.target === 'param' ? 'path' : result.target;
+      const where =
+        result.target === 'json' ? 'request body' : result.target === 'param' ? 'path' : result.target;
       throw new InputError(
         `Invalid ${where}: ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`,
         {
@@ -129,8 +130,12 @@ export function servedRoutes(app: Hono<Env>): string[] {
   return [
     ...new Set(
       app.routes
-        .filter((r) => r.method !== 'ALL' && r.path.startsWith('/api/v1/') && r.path !== '/api/v1/openapi.json')
-        .map((r) => `${r.method} ${r.path.slice('/api/v1'.length).replace(/:([^/{]+)(\{[^}]*\})?/g, '{$1}')}`),
+        .filter(
+          (r) => r.method !== 'ALL' && r.path.startsWith('/api/v1/') && r.path !== '/api/v1/openapi.json',
+        )
+        .map(
+          (r) => `${r.method} ${r.path.slice('/api/v1'.length).replace(/:([^/{]+)(\{[^}]*\})?/g, '{$1}')}`,
+        ),
     ),
   ].sort();
 }
@@ -151,6 +156,8 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
     if (mapped instanceof HTTPException) return mapped.getResponse();
     const status = statusOf(mapped);
     if (status >= 500) console.error('control plane: request failed:', mapped);
+    // The rest of an oversize body is not read: the connection is not reused for another request.
+    if (status === 413) c.header('connection', 'close');
     return c.json(errorBody(mapped), status as 400);
   });
   app.notFound((c) => c.json(errorBody(new NotFoundError(`No route ${c.req.method} ${c.req.path}.`)), 404));
@@ -239,7 +246,12 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
   api.openapi(r.operations, async (c) => {
     const { limit, deployment } = c.req.valid('query');
     return c.json(
-      { operations: await store.listOperations({ limit, ...(deployment ? { deploymentKey: deployment } : {}) }) },
+      {
+        operations: await store.listOperations({
+          limit,
+          ...(deployment ? { deploymentKey: deployment } : {}),
+        }),
+      },
       200,
     );
   });

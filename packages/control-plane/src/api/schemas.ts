@@ -29,7 +29,9 @@ export const text = () => z.string().refine((s) => !s.includes('\0'), 'must not 
 export const deploymentKey = text()
   .min(1)
   .max(300)
-  .meta({ description: 'A deployment key such as `releaseregistry/dev`; in a path its `/` is sent as `%2F`.' });
+  .meta({
+    description: 'A deployment key such as `releaseregistry/dev`; in a path its `/` is sent as `%2F`.',
+  });
 
 export const errorBody = z
   .object({
@@ -46,7 +48,10 @@ export const typed = <T>(description: string) => z.custom<T>().meta({ type: 'obj
 
 const errors = {
   400: { description: 'Invalid input', content: { 'application/json': { schema: errorBody } } },
-  401: { description: 'Missing or invalid bearer token', content: { 'application/json': { schema: errorBody } } },
+  401: {
+    description: 'Missing or invalid bearer token',
+    content: { 'application/json': { schema: errorBody } },
+  },
   404: { description: 'Not found', content: { 'application/json': { schema: errorBody } } },
   409: {
     description: 'Conflict (another operation runs on the deployment)',

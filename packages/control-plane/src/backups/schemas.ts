@@ -118,7 +118,9 @@ export const backupRoutes = {
     responses: {
       202: jsonResponse(
         'The queued operation and its plan',
-        typed<Operation & { plan: { baseBackupId: string | null; snapshots: Record<string, string> } }>('The restore operation and its plan'),
+        typed<Operation & { plan: { baseBackupId: string | null; snapshots: Record<string, string> } }>(
+          'The restore operation and its plan',
+        ),
       ),
     },
   }),

@@ -372,39 +372,43 @@ export function createRolloutsModule(): FeatureModule {
           const { stages, current } = await runningIn(id, rows);
           const { history, passed, failed } = await passedAndFailed(id);
           const ops = await store.listOperations({ unfinished: true, limit: 1000 });
-          return c.json({
-            service: id,
-            suspended: isSuspended(pipeline),
-            suspendedInSpec: pipeline.suspendedInSpec,
-            suspendedOverride: pipeline.suspendedOverride ?? null,
-            stages: pipeline.stages.map((env, i) => {
-              const row = rows.get(env);
-              const rt = row ? runtime.status(row.key) : undefined;
-              const prevEnv = i > 0 ? pipeline.stages[i - 1]! : undefined;
-              const candidates = prevEnv
-                ? [
-                    ...new Set(
-                      history
-                        .filter((h) => h.toEnvironment === prevEnv && h.outcome === 'succeeded')
-                        .map((h) => h.version),
-                    ),
-                  ].filter((v) => v !== current[env]?.version && !passed(v, env) && !failed(v))
-                : [];
-              return {
-                environment: env,
-                deployment: row?.key ?? null,
-                release: current[env]?.version ?? null,
-                artifact: current[env]?.target?.artifact?.digest ?? null,
-                previous: stages.get(env)?.previous?.version ?? null,
-                status: row?.status ?? 'not deployed',
-                statusDetail: row?.statusDetail ?? null,
-                instances:
-                  rt?.instances.map((x) => ({ id: x.id, state: x.state, release: x.release ?? null })) ?? [],
-                operation: ops.find((o) => o.deploymentKey === row?.key)?.id ?? null,
-                pendingCandidates: candidates,
-              };
-            }),
-          }, 200);
+          return c.json(
+            {
+              service: id,
+              suspended: isSuspended(pipeline),
+              suspendedInSpec: pipeline.suspendedInSpec,
+              suspendedOverride: pipeline.suspendedOverride ?? null,
+              stages: pipeline.stages.map((env, i) => {
+                const row = rows.get(env);
+                const rt = row ? runtime.status(row.key) : undefined;
+                const prevEnv = i > 0 ? pipeline.stages[i - 1]! : undefined;
+                const candidates = prevEnv
+                  ? [
+                      ...new Set(
+                        history
+                          .filter((h) => h.toEnvironment === prevEnv && h.outcome === 'succeeded')
+                          .map((h) => h.version),
+                      ),
+                    ].filter((v) => v !== current[env]?.version && !passed(v, env) && !failed(v))
+                  : [];
+                return {
+                  environment: env,
+                  deployment: row?.key ?? null,
+                  release: current[env]?.version ?? null,
+                  artifact: current[env]?.target?.artifact?.digest ?? null,
+                  previous: stages.get(env)?.previous?.version ?? null,
+                  status: row?.status ?? 'not deployed',
+                  statusDetail: row?.statusDetail ?? null,
+                  instances:
+                    rt?.instances.map((x) => ({ id: x.id, state: x.state, release: x.release ?? null })) ??
+                    [],
+                  operation: ops.find((o) => o.deploymentKey === row?.key)?.id ?? null,
+                  pendingCandidates: candidates,
+                };
+              }),
+            },
+            200,
+          );
         });
 
         app.openapi(r.promote, async (c) => {

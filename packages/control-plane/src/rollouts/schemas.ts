@@ -88,10 +88,7 @@ export const releaseRoutes = {
       },
     },
     responses: {
-      201: jsonResponse(
-        'The stored bundle',
-        typed<{ digest: string; size: number }>('The stored bundle'),
-      ),
+      201: jsonResponse('The stored bundle', typed<{ digest: string; size: number }>('The stored bundle')),
     },
   }),
   create: route({
@@ -102,9 +99,7 @@ export const releaseRoutes = {
     responses: {
       201: jsonResponse(
         'The release, and the delivery it started',
-        typed<{ release: Release; operation: Operation | null; deliveredTo: string | null }>(
-          'The release',
-        ),
+        typed<{ release: Release; operation: Operation | null; deliveredTo: string | null }>('The release'),
       ),
     },
   }),
