@@ -81,7 +81,7 @@ describe('the API edge', () => {
       headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/gzip', ...headers },
       body,
       duplex: 'half',
-    } as RequestInit);
+    });
 
   before(async () => {
     repo = await createFixtureRepo({ name: 'api', rollout: true });
@@ -190,7 +190,7 @@ describe('the API edge', () => {
     const sized = await api('/backups', { method: 'POST', body: big });
     assert.equal(sized.status, 413);
     assert.equal(sized.body.error?.code, 'invalid_input');
-    assert.match(sized.body.error!.message, /too large/);
+    assert.match(sized.body.error.message, /too large/);
     const chunks = new ReadableStream<Uint8Array>({
       start(controller) {
         for (let i = 0; i < 40; i++) controller.enqueue(new TextEncoder().encode(' '.repeat(64 * 1024)));
@@ -201,7 +201,7 @@ describe('the API edge', () => {
       method: 'POST',
       body: chunks,
       duplex: 'half',
-    } as RequestInit);
+    });
     assert.equal(streamed.status, 413);
     // Below the limit all is as before.
     assert.equal((await post('/backups', { deployment: key, reason: 'x'.repeat(600) })).status, 400);

@@ -26,12 +26,9 @@ const jsonLimit: MiddlewareHandler<ApiEnv> = bodyLimit({
 export const text = () => z.string().refine((s) => !s.includes('\0'), 'must not contain a NUL byte');
 
 /** A deployment key (`service/environment`, `service/environment/instance`): in a path, `/` is `%2F`. */
-export const deploymentKey = text()
-  .min(1)
-  .max(300)
-  .meta({
-    description: 'A deployment key such as `releaseregistry/dev`; in a path its `/` is sent as `%2F`.',
-  });
+export const deploymentKey = text().min(1).max(300).meta({
+  description: 'A deployment key such as `releaseregistry/dev`; in a path its `/` is sent as `%2F`.',
+});
 
 export const errorBody = z
   .object({
