@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import type { ApiEnv } from './app.js';
+import { PreconditionFailedError } from '@msp/core';
 import { PayloadTooLargeError } from './errors.js';
 
 /** Every JSON body is limited to 1 MB: past it the answer is 413, before the rest is read. */
@@ -94,3 +95,19 @@ export const optionalDeploymentQuery = z.object({ deployment: deploymentKey.opti
 export const serviceId = text()
   .regex(/^[a-z0-9-]+$/, 'a service id such as "releaseregistry"')
   .max(100);
+
+/**
+ * An operation's stored input, validated against its kind's schema when read (not cast): a row written
+ * by another version, or edited by hand, fails here naming the field rather than deep inside a step.
+ */
+export function readInput<S extends z.ZodType>(
+  schema: S,
+  op: { id: string; kind: string; input: unknown },
+): z.output<S> {
+  const parsed = schema.safeParse(op.input);
+  if (parsed.success) return parsed.data;
+  const first = parsed.error.issues[0];
+  throw new PreconditionFailedError(
+    `Operation ${op.id} (${op.kind}) has an invalid stored input: ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}. Start a new one.`,
+  );
+}

@@ -14,7 +14,6 @@ import {
   isGood,
   planRetention,
   walDeletable,
-  type BackupKind,
   type Operation,
   type RestoreTarget,
 } from '@msp/core';
@@ -57,7 +56,8 @@ import {
   type RestoreInput,
   type RestorePlan,
 } from './restore.js';
-import { backupRoutes as backupRoutesOf } from './schemas.js';
+import { readInput } from '../api/schemas.js';
+import { backupInputs, backupRoutes as backupRoutesOf } from './schemas.js';
 import { createBackupStore } from './store.js';
 
 export const BACKUP_KINDS_OF_OPERATION = [
@@ -116,7 +116,7 @@ export function createBackupsModule(options: BackupsModuleOptions = {}): Feature
 // ---- operations --------------------------------------------------------------------------------------
 
 function restoreInputOf(op: Operation): RestoreInput {
-  return op.input as unknown as RestoreInput;
+  return readInput(backupInputs.restore, op);
 }
 
 export function createBackupsHandler(deps: BackupDeps): OperationHandler {
@@ -141,7 +141,7 @@ export function createBackupsHandler(deps: BackupDeps): OperationHandler {
         case 'restore-drill':
           return ['drill'];
         case 'restore': {
-          const r = input as unknown as RestoreInput;
+          const r = readInput(backupInputs.restore, { id: '(new)', kind, input });
           const db = r.type === 'full' || r.type === 'database';
           if (r.into) {
             return [
@@ -172,7 +172,7 @@ export function createBackupsHandler(deps: BackupDeps): OperationHandler {
       const key = op.deploymentKey;
       const log = (m: string) => ctx.log(m);
       if (op.kind === 'backup') {
-        const kind = (op.input.kind as BackupKind | undefined) ?? 'on-demand';
+        const { kind } = readInput(backupInputs.backup, op);
         const taken = await takeBackup(deps, key, {
           kind,
           reason: op.reason,
@@ -183,8 +183,10 @@ export function createBackupsHandler(deps: BackupDeps): OperationHandler {
         ctx.setResult({ backupId: taken.backupId, snapshots: taken.snapshots });
         return [taken.backupId ?? 'no database', ...Object.values(taken.snapshots)].join(', ');
       }
-      if (op.kind === 'verify-backup') return verifyBackup(deps, String(op.input.backupId), ctx);
-      if (op.kind === 'delete-backup') return deleteBackup(deps, String(op.input.backupId));
+      if (op.kind === 'verify-backup')
+        return verifyBackup(deps, readInput(backupInputs.backupId, op).backupId, ctx);
+      if (op.kind === 'delete-backup')
+        return deleteBackup(deps, readInput(backupInputs.backupId, op).backupId);
       if (op.kind === 'retention') return runRetention(deps, key, ctx);
       if (op.kind === 'restore-drill') return runDrill(deps, key, ctx);
       // restore

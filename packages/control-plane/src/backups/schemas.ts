@@ -40,6 +40,26 @@ export const restoreBody = z
   );
 export const deploymentBody = z.strictObject({ deployment: deploymentKey });
 
+const restoreType = z.custom<`volume:${string}` | 'full' | 'database'>(
+  (v) => typeof v === 'string' && /^(full|database|volume:[a-z0-9][a-z0-9_-]*)$/.test(v),
+  'full, database or volume:<name>',
+);
+/** What each kind of backups operation stores as its input (read with `readInput`). */
+export const backupInputs = {
+  backup: z.object({ kind: z.enum(BACKUP_KINDS as [BackupKind, ...BackupKind[]]).default('on-demand') }),
+  backupId: z.object({ backupId: z.string().min(1) }),
+  restore: z.object({
+    target: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('time'), time: z.string() }),
+      z.object({ kind: z.literal('backup'), backupId: z.string() }),
+      z.object({ kind: z.literal('latest') }),
+    ]),
+    type: restoreType,
+    into: z.string().optional(),
+    inPlace: z.boolean().optional(),
+  }),
+};
+
 /** What GET /backups answers. */
 export interface BackupListView {
   deployment: string;

@@ -33,7 +33,8 @@ import type { OperationHandler, StepContext } from '../operations/engine.js';
 import type { DeploymentSpec } from '../reconciler.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import type { DeploymentRow, TargetRelease } from '../state/store.js';
-import { releaseRoutes } from './schemas.js';
+import { readInput } from '../api/schemas.js';
+import { moveInput, releaseRoutes } from './schemas.js';
 import { connectRegistry, type RegistryConnection } from './registry.js';
 import { createRolloutStore, type StageRelease } from './store.js';
 
@@ -157,7 +158,7 @@ export function createRolloutsModule(): FeatureModule {
         });
       }
 
-      const inputOf = (op: Operation) => op.input as unknown as MoveInput;
+      const inputOf = (op: Operation): MoveInput => readInput(moveInput, op);
 
       const handler: OperationHandler = {
         kinds: ROLLOUT_KINDS,

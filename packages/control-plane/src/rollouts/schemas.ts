@@ -31,6 +31,22 @@ export const releaseCreateBody = z.strictObject({
   development: z.boolean().optional(),
   soakSeconds,
 });
+const targetRelease = z.object({
+  version: z.string(),
+  artifact: z.object({ digest: z.string(), url: z.string().optional() }).optional(),
+});
+/** What a release move (deliver, promote, rollback, deploy-release) stores as its input. */
+export const moveInput = z.object({
+  service: z.string(),
+  environment: z.string(),
+  action: z.enum(['deliver', 'promote', 'rollback', 'deploy-release']),
+  version: z.string(),
+  target: targetRelease.nullable(),
+  from: z.string().nullable(),
+  previous: z.object({ version: z.string(), target: targetRelease.nullable() }).nullable(),
+  soakSeconds: z.number().optional(),
+});
+
 export const releasePublishBody = z.strictObject({ service, version });
 export const rolloutPromoteBody = z.strictObject({
   service,
