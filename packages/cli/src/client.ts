@@ -1,19 +1,54 @@
 /**
- * The CLI's client of the control plane API. It finds the running control plane by itself when run inside
- * a platform repo (`.msp/control-plane.json` and the owner-only `.msp/admin-token`), or from MSP_URL and
- * MSP_TOKEN.
+ * The CLI's client of the control plane API, typed by the server's own route definitions (`hono/client`
+ * over a type-only import of `ControlPlaneApi`). It finds the running control plane by itself when run
+ * inside a platform repo (`.msp/control-plane.json` and the owner-only `.msp/admin-token`), or from MSP_URL
+ * and MSP_TOKEN. An error answer becomes the server's MspError again (see api-error.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { hc, type ClientResponse } from 'hono/client';
+import type { ControlPlaneApi } from '@msp/control-plane';
+import { errorFromResponse } from './api-error.js';
 import { CliError } from './cli-support.js';
 import { controlPlaneDataDir, searchedPlaces } from './repo-default.js';
 
+export type Api = ReturnType<typeof hc<ControlPlaneApi>>;
+
 export interface ControlPlaneClient {
   url: string;
-  get<T>(path: string): Promise<T>;
-  post<T>(path: string, body?: unknown): Promise<T>;
-  stream(path: string, signal?: AbortSignal): Promise<Response>;
+  /** The typed API under /api/v1: `client.api.backups.$post({ json })`; pass it to `call`. */
+  api: Api;
+  /** A request outside the typed routes' JSON bodies (a bundle upload): answers or throws like `call`. */
+  send(method: string, path: string, init: RequestInit): Promise<Response>;
 }
+
+type SuccessStatus = 200 | 201 | 202 | 204;
+/** The JSON body a call answers with when it succeeds. */
+export type Ok<R> =
+  R extends ClientResponse<infer T, infer S, string> ? (S extends SuccessStatus ? T : never) : never;
+
+/** Awaits a typed call: its JSON body when it succeeded, the server's error (rebuilt) when not. */
+export async function call<R extends ClientResponse<unknown, number, string>>(
+  request: Promise<R>,
+): Promise<Ok<R>> {
+  const res = await checked(request);
+  return (await res.json()) as Ok<R>;
+}
+
+/** Awaits a call; throws the server's error unless it succeeded; returns the raw response (a stream). */
+export async function checked<R extends Response | ClientResponse<unknown, number, string>>(
+  request: Promise<R>,
+): Promise<R> {
+  const res = await request;
+  if (!res.ok) {
+    const body: unknown = await res.json().catch(() => undefined);
+    throw errorFromResponse(res.status, res.statusText, body);
+  }
+  return res;
+}
+
+/** `/` in a deployment key travels as `%2F`: one key, one path segment. */
+export const segment = (value: string) => encodeURIComponent(value);
 
 export function connect(options: { repo?: string } = {}): ControlPlaneClient {
   let url = process.env.MSP_URL;
@@ -35,49 +70,27 @@ export function connect(options: { repo?: string } = {}): ControlPlaneClient {
     }
   }
   const base = url.replace(/\/$/, '');
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-
-  async function request(
-    method: string,
-    path: string,
-    body?: unknown,
-    signal?: AbortSignal,
-  ): Promise<Response> {
-    let res: Response;
+  const authorization = `Bearer ${token}`;
+  const reach: typeof fetch = async (input, init) => {
     try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(signal ? { signal } : {}),
-      });
+      return await fetch(input, init);
     } catch (error) {
+      if ((error as Error).name === 'AbortError') throw error;
       throw new CliError(
         `The control plane at ${base} does not answer (${(error as Error).message}). Is \`msp up\` still running?`,
       );
     }
-    if (!res.ok) {
-      let message = `${res.status} ${res.statusText}`;
-      let code = '';
-      try {
-        const parsed = (await res.json()) as { error?: { message?: string; code?: string } };
-        message = parsed.error?.message ?? message;
-        code = parsed.error?.code ?? '';
-      } catch {
-        // not JSON: keep the status line
-      }
-      throw new CliError(message, res.status >= 400 && res.status < 500 && code !== 'conflict' ? 2 : 1);
-    }
-    return res;
-  }
+  };
   return {
     url: base,
-    async get<T>(path: string) {
-      return (await (await request('GET', `/api/v1${path}`)).json()) as T;
-    },
-    async post<T>(path: string, body?: unknown) {
-      return (await (await request('POST', `/api/v1${path}`, body ?? {})).json()) as T;
-    },
-    stream: (path, signal) => request('GET', `/api/v1${path}`, undefined, signal),
+    api: hc<ControlPlaneApi>(`${base}/api/v1`, { headers: { authorization }, fetch: reach }),
+    send: (method, path, init) =>
+      checked(
+        reach(`${base}/api/v1${path}`, {
+          ...init,
+          method,
+          headers: { ...(init.headers as Record<string, string>), authorization },
+        }),
+      ),
   };
 }

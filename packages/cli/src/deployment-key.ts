@@ -4,7 +4,7 @@
  * passes through. Unknown names are bad input (exit 2) listing the known deployments.
  */
 import { CliError } from './cli-support.js';
-import type { ControlPlaneClient } from './client.js';
+import { call, type ControlPlaneClient } from './client.js';
 
 export async function resolveKey(
   client: ControlPlaneClient,
@@ -13,7 +13,7 @@ export async function resolveKey(
 ): Promise<string> {
   if (env) return `${target}/${env}`;
   if (target.startsWith('instance/')) return target;
-  const { deployments } = await client.get<{ deployments: Array<{ key: string }> }>('/status');
+  const { deployments } = await call(client.api.status.$get());
   const keys = deployments.map((d) => d.key);
   for (const candidate of [target, `instance/${target}`]) if (keys.includes(candidate)) return candidate;
   const byInstance = keys.filter((k) => k.startsWith('instance/') && k.endsWith(`/${target}`));

@@ -5,7 +5,8 @@ export {
   type FeatureContext,
   type FeatureModule,
 } from './server.js';
-export { parseBody, type ApiEnv, type ApiRoutes } from './api/app.js';
+export { apiRouter, type ApiEnv, type ApiRoutes } from './api/app.js';
+export type { ControlPlaneApi } from './api/contract.js';
 export {
   ensureQueue,
   type OperationEngine,

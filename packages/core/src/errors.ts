@@ -86,12 +86,23 @@ export function httpStatusOf(error: unknown): number {
   return error instanceof MspError ? httpStatus[error.code] : 500;
 }
 
-/** CLI exit codes: 0 ok, 1 failed, 2 bad input or usage. */
+/**
+ * CLI exit codes: 0 ok, 1 failed, 2 the request cannot succeed as asked (bad input or usage, unknown
+ * name, a precondition the caller must fix, a token refused).
+ */
+const exitCode: Record<ErrorCode, 1 | 2> = {
+  invalid_input: 2,
+  not_found: 2,
+  precondition_failed: 2,
+  unauthenticated: 2,
+  not_allowed: 2,
+  conflict: 1,
+  unavailable: 1,
+  internal: 1,
+};
+
 export function exitCodeOf(error: unknown): 1 | 2 {
-  if (error instanceof MspError) {
-    return error.code === ErrorCode.Input || error.code === ErrorCode.NotFound ? 2 : 1;
-  }
-  return 1;
+  return error instanceof MspError ? exitCode[error.code] : 1;
 }
 
 export function isMspError(error: unknown): error is MspError {

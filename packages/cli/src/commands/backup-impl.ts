@@ -1,47 +1,9 @@
 /** The work of `msp backup …` and `msp restore`, loaded only when they run. */
-import { cloneNameProblem } from '@msp/core';
+import { ConflictError, cloneNameProblem, type Operation } from '@msp/core';
 import { CliError, printJson } from '../cli-support.js';
-import { connect, type ControlPlaneClient } from '../client.js';
+import { call, connect, segment, type ControlPlaneClient } from '../client.js';
 import { resolveKey } from '../deployment-key.js';
-import type { BackupCommonOptions, RestoreOptions } from './backup.js';
-
-interface OperationView {
-  id: string;
-  kind: string;
-  status: string;
-  error?: string;
-  result?: Record<string, unknown>;
-  steps: Array<{ name: string; status: string; detail?: string }>;
-}
-
-interface BackupView {
-  id: string;
-  type: string;
-  kind: string;
-  status: string;
-  volume?: string;
-  startedAt: string;
-  finishedAt?: string;
-  storedBytes: number | null;
-  rawBytes: number | null;
-  verifyOk: boolean | null;
-  error: string | null;
-}
-
-interface ListView {
-  deployment: string;
-  window: { from: string; to: string } | null;
-  lastGoodBaseBackup: { id: string; finishedAt: string; ageSeconds: number } | null;
-  lastArchivedWal: { name: string; archivedAt: string; ageSeconds: number } | null;
-  archiver: {
-    failedCount: number;
-    lastFailedWal: string | null;
-    lastFailedTime: string | null;
-    pending: number;
-  } | null;
-  drills: Array<{ startedAt: string; ok: boolean | null }>;
-  backups: BackupView[];
-}
+import type { BackupCommonOptions, BackupCreateOptions, RestoreOptions } from './backup.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
@@ -55,14 +17,10 @@ const size = (b: number | null) =>
   b === null ? '' : b > 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MB` : `${(b / 1024).toFixed(1)} kB`;
 
 /** Polls the operation, printing each step as it finishes; exit 1 when it failed. */
-async function follow(
-  client: ControlPlaneClient,
-  id: string,
-  json: boolean | undefined,
-): Promise<OperationView> {
+async function follow(client: ControlPlaneClient, id: string, json: boolean | undefined): Promise<Operation> {
   const printed = new Set<string>();
   for (;;) {
-    const op = await client.get<OperationView>(`/operations/${encodeURIComponent(id)}`);
+    const op = await call(client.api.operations[':id'].$get({ param: { id: segment(id) } }));
     if (!json) {
       for (const s of op.steps) {
         if (
@@ -86,22 +44,72 @@ async function follow(
   }
 }
 
+/** The operation a 409 says is in the way (`details.operation`), if it says. */
+function blockerOf(error: unknown): { id: string; kind: string; runningForSeconds: number } | undefined {
+  if (!(error instanceof ConflictError)) return undefined;
+  const op = error.details?.operation as
+    { id?: unknown; kind?: unknown; runningForSeconds?: unknown } | undefined;
+  return typeof op?.id === 'string'
+    ? { id: op.id, kind: String(op.kind), runningForSeconds: Number(op.runningForSeconds) || 0 }
+    : undefined;
+}
+
+/** Waits for an operation to finish (whatever its outcome), saying every 15 s that it still runs. */
+async function waitOut(client: ControlPlaneClient, id: string, quiet: boolean): Promise<void> {
+  let said = Date.now();
+  for (;;) {
+    const op = await call(client.api.operations[':id'].$get({ param: { id: segment(id) } }));
+    if (op.status !== 'queued' && op.status !== 'running') {
+      if (!quiet) process.stderr.write(`  ${op.kind} operation ${op.id} ${op.status}; starting the backup\n`);
+      return;
+    }
+    if (!quiet && Date.now() - said >= 15_000) {
+      said = Date.now();
+      const current = op.steps.find((s) => s.status === 'running')?.name;
+      process.stderr.write(
+        `  still waiting: ${op.kind} ${op.status}${current ? ` (step ${current})` : ''}\n`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export async function backupCreate(
   target: string,
   env: string | undefined,
-  opts: BackupCommonOptions & { reason?: string },
+  opts: BackupCreateOptions,
 ): Promise<void> {
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
-  const op = await client.post<OperationView>('/backups', {
-    deployment: key,
-    ...(opts.reason ? { reason: opts.reason } : {}),
-  });
+  let op: Operation;
+  for (;;) {
+    try {
+      op = await call(
+        client.api.backups.$post({
+          json: { deployment: key, ...(opts.reason ? { reason: opts.reason } : {}) },
+        }),
+      );
+      break;
+    } catch (error) {
+      const blocker = blockerOf(error);
+      if (!opts.wait || !blocker) throw error;
+      if (!opts.json) {
+        process.stderr.write(
+          `${key} is busy: ${blocker.kind} operation ${blocker.id} has run for ${blocker.runningForSeconds} s; waiting for it to finish\n`,
+        );
+      }
+      await waitOut(client, blocker.id, opts.json ?? false);
+    }
+  }
   if (!opts.json) process.stderr.write(`backup of ${key}: operation ${op.id}\n`);
   const done = await follow(client, op.id, opts.json);
-  if (!opts.json)
+  if (opts.json) return;
+  const id = typeof done.result?.backupId === 'string' ? done.result.backupId : undefined;
+  const snapshots = Object.values((done.result?.snapshots ?? {}) as Record<string, string>);
+  if (id) console.log(`backup ${id} taken and verified`);
+  else
     console.log(
-      `backup ${typeof done.result?.backupId === 'string' ? done.result.backupId : ''} taken and verified`,
+      `volume snapshots ${snapshots.join(', ') || '(none)'} taken and verified; ${key} declares no database`,
     );
 }
 
@@ -112,7 +120,7 @@ export async function backupList(
 ): Promise<void> {
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
-  const view = await client.get<ListView>(`/backups?deployment=${encodeURIComponent(key)}`);
+  const view = await call(client.api.backups.$get({ query: { deployment: key } }));
   if (opts.json) return printJson(view);
   console.log(`backups of ${key}`);
   console.log(
@@ -162,14 +170,14 @@ export async function backupList(
 
 export async function backupVerify(id: string, opts: BackupCommonOptions): Promise<void> {
   const client = connect(opts);
-  const op = await client.post<OperationView>(`/backups/${encodeURIComponent(id)}/verify`, {});
+  const op = await call(client.api.backups[':id'].verify.$post({ param: { id: segment(id) } }));
   const done = await follow(client, op.id, opts.json);
   if (!opts.json) console.log(done.steps[0]?.detail ?? 'verified');
 }
 
 export async function backupDelete(id: string, opts: BackupCommonOptions): Promise<void> {
   const client = connect(opts);
-  const op = await client.post<OperationView>(`/backups/${encodeURIComponent(id)}/delete`, {});
+  const op = await call(client.api.backups[':id'].delete.$post({ param: { id: segment(id) } }));
   const done = await follow(client, op.id, opts.json);
   if (!opts.json) console.log(done.steps[0]?.detail ?? 'deleted');
 }
@@ -195,14 +203,18 @@ export async function restore(target: string, env: string | undefined, opts: Res
   }
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
-  const op = await client.post<OperationView & { plan?: { baseBackupId: string | null } }>('/restores', {
-    deployment: key,
-    ...(opts.to !== undefined ? { to: opts.to } : {}),
-    ...(opts.backup !== undefined ? { backup: opts.backup } : {}),
-    ...(opts.latest ? { latest: true } : {}),
-    type: opts.type,
-    ...(opts.into ? { into: opts.into } : { inPlace: true }),
-  });
+  const op = await call(
+    client.api.restores.$post({
+      json: {
+        deployment: key,
+        ...(opts.to !== undefined ? { to: opts.to } : {}),
+        ...(opts.backup !== undefined ? { backup: opts.backup } : {}),
+        ...(opts.latest ? { latest: true } : {}),
+        type: opts.type,
+        ...(opts.into ? { into: opts.into } : { inPlace: true }),
+      },
+    }),
+  );
   if (!opts.json) {
     process.stderr.write(
       `restore of ${key} ${opts.into ? `into ${opts.into}` : 'in place'}: operation ${op.id}${op.plan?.baseBackupId ? ` from ${op.plan.baseBackupId}` : ''}\n`,

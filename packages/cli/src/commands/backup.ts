@@ -8,6 +8,10 @@ export interface BackupCommonOptions {
   repo?: string;
   json?: boolean;
 }
+export interface BackupCreateOptions extends BackupCommonOptions {
+  reason?: string;
+  wait?: boolean;
+}
 export interface RestoreOptions extends BackupCommonOptions {
   to?: string;
   backup?: string;
@@ -27,12 +31,12 @@ export function registerBackupCommands(program: Command): void {
     .argument('<target>', 'service id, or an instance id')
     .argument('[env]', 'environment of the service')
     .option('--reason <text>', 'why (recorded with the backup)')
+    .option('--wait', 'when another operation runs on the deployment, wait for it to finish, then start')
     .option('--repo <dir>', 'platform repo of the running control plane')
     .option('--json', 'print the finished operation as JSON')
     .action(
-      action(
-        async (target: string, env: string | undefined, opts: BackupCommonOptions & { reason?: string }) =>
-          (await impl()).backupCreate(target, env, opts),
+      action(async (target: string, env: string | undefined, opts: BackupCreateOptions) =>
+        (await impl()).backupCreate(target, env, opts),
       ),
     );
   backup

@@ -1,5 +1,5 @@
 import { printJson } from '../cli-support.js';
-import { connect } from '../client.js';
+import { call, connect } from '../client.js';
 import type { RolloutOptions } from './rollout.js';
 import { followOperation, soakSeconds } from './rollout-support.js';
 
@@ -9,12 +9,11 @@ export async function deployRelease(
   opts: RolloutOptions & { release: string },
 ): Promise<void> {
   const client = connect(opts.repo ? { repo: opts.repo } : {});
-  const res = await client.post<{ operation: { id: string } }>('/rollouts/deploy', {
-    service,
-    environment: env,
-    version: opts.release,
-    ...soakSeconds(opts.soak),
-  });
+  const res = await call(
+    client.api.rollouts.deploy.$post({
+      json: { service, environment: env, version: opts.release, ...soakSeconds(opts.soak) },
+    }),
+  );
   if (!opts.json) process.stderr.write(`deploying ${service} ${opts.release} to ${env}\n`);
   if (opts.wait === false)
     return opts.json ? printJson(res) : console.log(`queued: operation ${res.operation.id}`);

@@ -27,11 +27,14 @@ export function registerReleaseCommands(program: Command): void {
   release
     .command('create')
     .description(
-      'Pack the service code into the artifact store, register the release, and deliver it to the first rollout stage',
+      'Pack the service code, upload it to the artifact store, register the release, and deliver it to the first rollout stage',
     )
     .argument('<service>', 'service id')
     .requiredOption('--version <vX.Y.Z>', 'the new version (immutable)')
-    .option('--from <dir>', "the built code to pack (default: the service's build.local.dir)")
+    .option(
+      '--from <dir>',
+      "the built code: packed here and uploaded with its sha256 (default: the server packs the service's build.local.dir)",
+    )
     .option('--image <ref>', 'register an OCI image pinned by digest (…@sha256:…) instead of a bundle')
     .option('--git-sha <sha>', 'the commit it was built from (default: git rev-parse HEAD)')
     .option('--development', 'a development release: never made public')

@@ -1,6 +1,6 @@
-import { describeRecord, type RolloutRecord } from '@msp/core';
+import { describeRecord } from '@msp/core';
 import { printJson } from '../cli-support.js';
-import { connect } from '../client.js';
+import { call, connect } from '../client.js';
 import type { RolloutOptions } from './rollout.js';
 import { followOperation, soakSeconds } from './rollout-support.js';
 
@@ -11,15 +11,16 @@ export async function promote(
   opts: RolloutOptions & { to?: string; release?: string },
 ): Promise<void> {
   const client = clientOf(opts);
-  const res = await client.post<{
-    move: { version: string; from: string; to: string };
-    operation: { id: string };
-  }>('/rollouts/promote', {
-    service,
-    ...(opts.to ? { to: opts.to } : {}),
-    ...(opts.release ? { version: opts.release } : {}),
-    ...soakSeconds(opts.soak),
-  });
+  const res = await call(
+    client.api.rollouts.promote.$post({
+      json: {
+        service,
+        ...(opts.to ? { to: opts.to } : {}),
+        ...(opts.release ? { version: opts.release } : {}),
+        ...soakSeconds(opts.soak),
+      },
+    }),
+  );
   if (!opts.json)
     process.stderr.write(`promoting ${service} ${res.move.version}: ${res.move.from} → ${res.move.to}\n`);
   if (opts.wait === false) {
@@ -31,23 +32,8 @@ export async function promote(
   if (!opts.json) console.log(`${service} ${res.move.version} is live on ${res.move.to}`);
 }
 
-interface StatusView {
-  service: string;
-  suspended: boolean;
-  stages: Array<{
-    environment: string;
-    release: string | null;
-    previous: string | null;
-    status: string;
-    statusDetail: string | null;
-    instances: Array<{ state: string }>;
-    operation: string | null;
-    pendingCandidates: string[];
-  }>;
-}
-
 export async function status(service: string, opts: RolloutOptions): Promise<void> {
-  const s = await clientOf(opts).get<StatusView>(`/rollouts/status?service=${encodeURIComponent(service)}`);
+  const s = await call(clientOf(opts).api.rollouts.status.$get({ query: { service } }));
   if (opts.json) return printJson(s);
   console.log(
     `${s.service}: ${s.stages.map((x) => x.environment).join(' → ')}${s.suspended ? '  (SUSPENDED)' : ''}`,
@@ -68,34 +54,29 @@ export async function suspend(
   verb: 'suspend' | 'resume',
   opts: RolloutOptions,
 ): Promise<void> {
-  const r = await clientOf(opts).post<{ service: string; suspended: boolean }>(`/rollouts/${verb}`, {
-    service,
-  });
+  const api = clientOf(opts).api.rollouts;
+  const r = await call((verb === 'suspend' ? api.suspend : api.resume).$post({ json: { service } }));
   if (opts.json) return printJson(r);
   console.log(`the rollout pipeline of ${service} is ${r.suspended ? 'suspended' : 'running again'}`);
 }
 
 export async function rollback(service: string, env: string, opts: RolloutOptions): Promise<void> {
   const client = clientOf(opts);
-  const res = await client.post<{ operation: { id: string; input: { version: string } } }>(
-    '/rollouts/rollback',
-    {
-      service,
-      environment: env,
-      ...soakSeconds(opts.soak),
-    },
+  const res = await call(
+    client.api.rollouts.rollback.$post({
+      json: { service, environment: env, ...soakSeconds(opts.soak) },
+    }),
   );
-  if (!opts.json) process.stderr.write(`rolling ${service} ${env} back to ${res.operation.input.version}\n`);
+  const version = res.operation.input.version as string;
+  if (!opts.json) process.stderr.write(`rolling ${service} ${env} back to ${version}\n`);
   if (opts.wait === false)
     return opts.json ? printJson(res) : console.log(`queued: operation ${res.operation.id}`);
   await followOperation(client, res.operation.id, { json: opts.json ?? false });
-  if (!opts.json) console.log(`${service} ${env} runs ${res.operation.input.version} again`);
+  if (!opts.json) console.log(`${service} ${env} runs ${version} again`);
 }
 
 export async function history(service: string, opts: RolloutOptions): Promise<void> {
-  const r = await clientOf(opts).get<{ history: RolloutRecord[] }>(
-    `/rollouts/history?service=${encodeURIComponent(service)}`,
-  );
+  const r = await call(clientOf(opts).api.rollouts.history.$get({ query: { service } }));
   if (opts.json) return printJson(r.history);
   if (r.history.length === 0) return console.log(`no deliveries or promotions of ${service} yet`);
   for (const h of r.history) console.log(describeRecord(h));

@@ -1,14 +1,6 @@
 /** Shared by the release, rollout and deploy commands: follow an operation, printing each step. */
 import { CliError, printJson } from '../cli-support.js';
-import type { ControlPlaneClient } from '../client.js';
-
-interface OperationView {
-  id: string;
-  kind: string;
-  status: string;
-  error?: string;
-  steps: Array<{ name: string; status: string; detail?: string }>;
-}
+import { call, segment, type ControlPlaneClient } from '../client.js';
 
 export function soakSeconds(value: string | undefined): { soakSeconds?: number } {
   if (value === undefined) return {};
@@ -23,12 +15,12 @@ export async function followOperation(
   client: ControlPlaneClient,
   id: string,
   options: { json?: boolean; timeoutMs?: number } = {},
-): Promise<OperationView> {
+) {
   const deadline = Date.now() + (options.timeoutMs ?? 15 * 60_000);
   const printed = new Set<string>();
   const started = Date.now();
   for (;;) {
-    const op = await client.get<OperationView>(`/operations/${id}`);
+    const op = await call(client.api.operations[':id'].$get({ param: { id: segment(id) } }));
     if (!options.json) {
       for (const s of op.steps) {
         if ((s.status === 'succeeded' || s.status === 'failed') && !printed.has(s.name)) {

@@ -3,9 +3,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '@msp/core';
-import type { TemporaryDbAccess } from '@msp/control-plane';
 import { CliError, printJson } from '../cli-support.js';
-import { connect } from '../client.js';
+import { call, connect, segment } from '../client.js';
 import { resolveKey } from '../deployment-key.js';
 import { defaultRepo } from '../repo-default.js';
 import type {
@@ -225,7 +224,7 @@ export async function server(opts: ServerOptions): Promise<void> {
 
 export async function status(opts: { repo?: string; json?: boolean }): Promise<void> {
   const client = connect(opts);
-  const result = await client.get<{ proxyUrl: string | null; deployments: StatusDeployment[] }>('/status');
+  const result = await call(client.api.status.$get());
   if (opts.json) return printJson(result);
   console.log(statusTable(result.deployments));
   if (result.proxyUrl) console.log(`\nproxy: ${result.proxyUrl}`);
@@ -245,12 +244,13 @@ export async function logs(target: string, env: string | undefined, opts: LogsOp
   }
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
-  const params = new URLSearchParams();
-  if (opts.since) params.set('since', opts.since);
-  if (opts.follow) params.set('follow', '1');
   const abort = new AbortController();
   process.once('SIGINT', () => abort.abort());
-  const res = await client.stream(`/logs/${key}?${params.toString()}`, abort.signal);
+  const query = new URLSearchParams();
+  if (opts.since) query.set('since', opts.since);
+  if (opts.follow) query.set('follow', '1');
+  // A stream of NDJSON lines rather than one JSON body: read raw.
+  const res = await client.send('GET', `/logs/${segment(key)}?${query.toString()}`, { signal: abort.signal });
   const decoder = new TextDecoder();
   let buffered = '';
   try {
@@ -282,11 +282,15 @@ export async function pgConnect(
   const timeoutMs = duration(opts.sessionTimeout === '0' ? '0s' : opts.sessionTimeout, '--session-timeout');
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
-  const access = await client.post<TemporaryDbAccess>('/pg/connect', {
-    deployment: key,
-    access: opts.writeAccess ? 'write' : 'read',
-    sessionTimeoutSeconds: Math.round(timeoutMs / 1000),
-  });
+  const access = await call(
+    client.api.pg.connect.$post({
+      json: {
+        deployment: key,
+        access: opts.writeAccess ? 'write' : 'read',
+        sessionTimeoutSeconds: Math.round(timeoutMs / 1000),
+      },
+    }),
+  );
   const urls = access.databases.map(
     (db) =>
       `postgresql://${encodeURIComponent(access.user)}:${encodeURIComponent(access.password)}@${access.host}:${access.port}/${db}`,
@@ -313,27 +317,12 @@ export async function pgConnect(
   if (code !== 0) throw new CliError('', 1);
 }
 
-interface OperationView {
-  id: string;
-  kind: string;
-  deploymentKey: string;
-  status: string;
-  reason: string;
-  createdBy: string;
-  createdAt: string;
-  finishedAt?: string;
-  error?: string;
-  attempt: number;
-  steps: Array<{ name: string; status: string; detail?: string; startedAt?: string; finishedAt?: string }>;
-  log?: Array<{ at: string; level: string; message: string }>;
-}
-
 export async function operationsList(opts: OperationsListOptions): Promise<void> {
   const client = connect(opts);
-  const params = new URLSearchParams({ limit: opts.limit });
-  if (opts.deployment) params.set('deployment', opts.deployment);
-  const { operations } = await client.get<{ operations: OperationView[] }>(
-    `/operations?${params.toString()}`,
+  const { operations } = await call(
+    client.api.operations.$get({
+      query: { limit: opts.limit, ...(opts.deployment ? { deployment: opts.deployment } : {}) },
+    }),
   );
   if (opts.json) return printJson(operations);
   const rows = [['ID', 'KIND', 'DEPLOYMENT', 'STATUS', 'CREATED', 'BY', 'REASON']];
@@ -353,7 +342,7 @@ export async function operationsList(opts: OperationsListOptions): Promise<void>
 
 export async function operationsShow(id: string, opts: { repo?: string; json?: boolean }): Promise<void> {
   const client = connect(opts);
-  const op = await client.get<OperationView>(`/operations/${encodeURIComponent(id)}`);
+  const op = await call(client.api.operations[':id'].$get({ param: { id: segment(id) } }));
   if (opts.json) return printJson(op);
   console.log(`operation ${op.id}: ${op.kind} ${op.deploymentKey}: ${op.status}`);
   console.log(`reason: ${op.reason}; by ${op.createdBy} at ${op.createdAt}; attempt ${op.attempt}`);

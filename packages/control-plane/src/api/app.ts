@@ -1,16 +1,20 @@
 /**
- * The control plane's HTTP API under /api/v1: bearer-token auth on every call, errors as
- * `{ "error": { "code", "message", "details" } }` mapped from the error vocabulary in one place,
- * an OpenAPI document, and Prometheus metrics.
+ * The control plane's HTTP API under /api/v1: bearer-token auth on every call, every route defined once
+ * with @hono/zod-openapi (validation and the OpenAPI document come from the same definition), errors as
+ * `{ "error": { "code", "message", "details" } }` mapped to HTTP statuses in one place, and Prometheus
+ * metrics.
  */
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
-import type { z } from 'zod';
+import { getPath } from 'hono/utils/url';
 import type { Registry } from 'prom-client';
 import {
   InputError,
   MspError,
   NotFoundError,
+  PreconditionFailedError,
   UnauthenticatedError,
   httpStatusOf,
   parseDuration,
@@ -18,8 +22,9 @@ import {
 import type { StateStore } from '../state/store.js';
 import type { OperationEngine } from '../operations/engine.js';
 import type { RuntimeTarget } from '../runtime-port.js';
-import { openApiDocument } from './openapi.js';
-import { deploymentActionBody, pgConnectBody } from './schemas.js';
+import { enqueueExplained } from './busy.js';
+import { PayloadTooLargeError } from './errors.js';
+import { coreRoutes } from './routes.js';
 
 export interface ApiDependencies {
   store: StateStore;
@@ -43,8 +48,14 @@ export interface ApiMount {
 export type ApiEnv = { Variables: { principal: { name: string; role: string } } };
 type Env = ApiEnv;
 
-/** A feature module's routes, mounted under /api/v1 behind the same auth and error mapping. */
-export type ApiRoutes = (api: Hono<ApiEnv>) => void;
+/** A feature module's routes, mounted under /api/v1 behind the same auth, validation and error mapping. */
+export type ApiRoutes = (api: OpenAPIHono<ApiEnv>) => void;
+
+/** The one place an error becomes an HTTP status. */
+export function statusOf(error: unknown): number {
+  if (error instanceof PayloadTooLargeError) return 413;
+  return httpStatusOf(error);
+}
 
 function errorBody(error: unknown) {
   if (error instanceof MspError) {
@@ -59,38 +70,95 @@ function errorBody(error: unknown) {
   return { error: { code: 'internal', message: 'Internal error; see the control plane log.' } };
 }
 
-/** Parses and validates a JSON body; a malformed one is an InputError naming the field. */
-export async function parseBody<T extends z.ZodType>(c: Context, schema: T): Promise<z.infer<T>> {
-  let raw: unknown = {};
-  const text = await c.req.text();
-  if (text.trim() !== '') {
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      throw new InputError('The request body is not valid JSON.');
-    }
-  }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new InputError(
-      `Invalid request body: ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`,
-      {
-        details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      },
+/** hono's own 4xx (malformed JSON, wrong media type, body too large) in MSP's vocabulary. */
+function fromHttpException(error: HTTPException): MspError | HTTPException {
+  if (error.status === 413) return new PayloadTooLargeError();
+  if (error.status === 415 || error.status === 400) {
+    return new InputError(
+      error.message === 'Malformed JSON in request body'
+        ? 'The request body is not valid JSON.'
+        : `${error.message}: send a JSON body with \`content-type: application/json\`.`,
     );
   }
-  return parsed.data;
+  return error;
 }
 
-export function createApiApp(deps: ApiDependencies): Hono<Env> {
+/**
+ * A router for /api/v1 routes: a request that fails its route's schema is an InputError naming the
+ * field. Feature modules build their routes on one of these (or directly on the `api` they are given).
+ */
+export function apiRouter(): OpenAPIHono<ApiEnv> {
+  return new OpenAPIHono<ApiEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const first = result.error.issues[0];
+      const where =
+        result.target === 'json' ? 'request body' : result.target === 'param' ? 'path' : result.target;
+      throw new InputError(
+        `Invalid ${where}: ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`,
+        {
+          details: {
+            issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+          },
+        },
+      );
+    },
+  });
+}
+
+/**
+ * Deployment keys hold `/`; clients send it as `%2F`, and a raw `/` (`/deployments/svc/dev/deploy`,
+ * `/logs/svc/dev`) is read the same way, so one path segment is one key.
+ */
+function routingPath(request: Request): string {
+  const path = getPath(request);
+  const m = /^(\/api\/v1\/(?:deployments|logs)\/)(.+)$/.exec(path);
+  if (!m) return path;
+  const action = request.method === 'POST' ? /^(.+)\/(deploy|stop|delete)$/.exec(m[2]!) : null;
+  const key = action ? action[1]! : m[2]!;
+  return `${m[1]}${key.replaceAll('/', '%2F')}${action ? `/${action[2]}` : ''}`;
+}
+
+/** The database a deployment's spec declares, if any. */
+export function declaresDatabase(spec: unknown): boolean {
+  const env = (spec as { environment?: { resources?: { postgreSQL?: unknown } } } | null)?.environment;
+  return Boolean(env?.resources?.postgreSQL);
+}
+
+/** Method and path of every /api/v1 route the app answers, as the OpenAPI document writes them. */
+export function servedRoutes(app: Hono<Env>): string[] {
+  return [
+    ...new Set(
+      app.routes
+        .filter(
+          (r) => r.method !== 'ALL' && r.path.startsWith('/api/v1/') && r.path !== '/api/v1/openapi.json',
+        )
+        .map(
+          (r) => `${r.method} ${r.path.slice('/api/v1'.length).replace(/:([^/{]+)(\{[^}]*\})?/g, '{$1}')}`,
+        ),
+    ),
+  ].sort();
+}
+
+/** Method and path of every route in an OpenAPI document. */
+export function documentedRoutes(doc: { paths?: object }): string[] {
+  return Object.entries((doc.paths ?? {}) as Record<string, object>)
+    .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`))
+    .sort();
+}
+
+export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
   const { store, engine, runtime } = deps;
-  const app = new Hono<Env>();
+  const app = new OpenAPIHono<Env>({ getPath: routingPath });
 
   app.onError((error, c) => {
-    const status = httpStatusOf(error);
-    if (status >= 500) console.error('control plane: request failed:', error);
-    return c.json(errorBody(error), status as 400);
+    const mapped = error instanceof HTTPException ? fromHttpException(error) : error;
+    if (mapped instanceof HTTPException) return mapped.getResponse();
+    const status = statusOf(mapped);
+    if (status >= 500) console.error('control plane: request failed:', mapped);
+    // The rest of an oversize body is not read: the connection is not reused for another request.
+    if (status === 413) c.header('connection', 'close');
+    return c.json(errorBody(mapped), status as 400);
   });
   app.notFound((c) => c.json(errorBody(new NotFoundError(`No route ${c.req.method} ${c.req.path}.`)), 404));
 
@@ -116,41 +184,52 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
     return c.body(await deps.metrics.metrics());
   });
 
-  const api = new Hono<Env>();
-  api.get('/openapi.json', (c) => c.json(openApiDocument()));
-  api.get('/info', (c) => c.json(deps.info()));
+  const api = apiRouter();
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'MSP control plane', version: '0.1.0' },
+    servers: [{ url: '/api/v1' }],
+    security: [{ bearer: [] }],
+  });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
 
-  api.get('/status', async (c) => {
+  const r = coreRoutes;
+  api.openapi(r.info, (c) => c.json(deps.info(), 200));
+
+  api.openapi(r.status, async (c) => {
     const deployments = await store.listDeployments();
-    return c.json({
-      proxyUrl: runtime.proxyUrl() ?? null,
-      deployments: deployments.map((d) => ({
-        key: d.key,
-        kind: d.kind,
-        service: d.service,
-        environment: d.environment,
-        instance: d.instance,
-        desiredState: d.desiredState,
-        status: d.status,
-        statusDetail: d.statusDetail,
-        release: d.release,
-        restarts: d.restarts,
-        runtime: runtime.status(d.key) ?? null,
-      })),
-    });
+    return c.json(
+      {
+        proxyUrl: runtime.proxyUrl() ?? null,
+        deployments: deployments.map((d) => ({
+          key: d.key,
+          kind: d.kind,
+          service: d.service,
+          environment: d.environment,
+          instance: d.instance,
+          desiredState: d.desiredState,
+          status: d.status,
+          statusDetail: d.statusDetail,
+          release: d.release,
+          restarts: d.restarts,
+          runtime: runtime.status(d.key) ?? null,
+        })),
+      },
+      200,
+    );
   });
 
-  api.get('/deployments/:key{.+}', async (c) => {
-    const d = await store.requireDeployment(c.req.param('key'));
-    return c.json({ ...d, runtime: runtime.status(d.key) ?? null });
+  api.openapi(r.deployment, async (c) => {
+    const d = await store.requireDeployment(c.req.valid('param').key);
+    return c.json({ ...d, runtime: runtime.status(d.key) ?? null }, 200);
   });
 
   for (const kind of ['deploy', 'stop', 'delete'] as const) {
-    api.post(`/deployments/:key{.+}/${kind}`, async (c) => {
-      const key = c.req.param('key');
+    api.openapi(r[kind], async (c) => {
+      const { key } = c.req.valid('param');
       await store.requireDeployment(key);
-      const body = await parseBody(c, deploymentActionBody);
-      const op = await engine.enqueue({
+      const body = c.req.valid('json');
+      const op = await enqueueExplained(store, engine, {
         kind,
         deploymentKey: key,
         reason: body.reason ?? `requested through the API`,
@@ -160,44 +239,52 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
     });
   }
 
-  api.post('/reconcile', async (c) => c.json({ actions: await deps.reconcile(c.get('principal').name) }));
+  api.openapi(r.reconcile, async (c) =>
+    c.json({ actions: await deps.reconcile(c.get('principal').name) }, 200),
+  );
 
-  api.get('/operations', async (c) => {
-    const limit = Number(c.req.query('limit') ?? 50);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InputError('limit must be 1–1000.');
-    const deploymentKey = c.req.query('deployment');
-    return c.json({
-      operations: await store.listOperations({ limit, ...(deploymentKey ? { deploymentKey } : {}) }),
-    });
+  api.openapi(r.operations, async (c) => {
+    const { limit, deployment } = c.req.valid('query');
+    return c.json(
+      {
+        operations: await store.listOperations({
+          limit,
+          ...(deployment ? { deploymentKey: deployment } : {}),
+        }),
+      },
+      200,
+    );
   });
 
-  api.get('/operations/:id', async (c) => {
-    const op = await store.getOperation(c.req.param('id'));
-    if (!op) throw new NotFoundError(`No operation '${c.req.param('id')}'. Run \`msp operations list\`.`);
-    return c.json({ ...op, log: await store.readLog(op.id) });
+  api.openapi(r.operation, async (c) => {
+    const { id } = c.req.valid('param');
+    const op = await store.getOperation(id);
+    if (!op) throw new NotFoundError(`No operation '${id}'. Run \`msp operations list\`.`);
+    return c.json({ ...op, log: await store.readLog(op.id) }, 200);
   });
 
-  api.get('/events', async (c) => {
-    const deploymentKey = c.req.query('deployment');
-    return c.json({ events: await store.listEvents(deploymentKey ? { deploymentKey } : {}) });
+  api.openapi(r.events, async (c) => {
+    const { deployment } = c.req.valid('query');
+    return c.json({ events: await store.listEvents(deployment ? { deploymentKey: deployment } : {}) }, 200);
   });
 
-  api.get('/logs/:key{.+}', async (c) => {
-    const key = c.req.param('key');
+  api.openapi(r.logs, async (c) => {
+    const { key } = c.req.valid('param');
     await store.requireDeployment(key);
-    const sinceParam = c.req.query('since');
+    const query = c.req.valid('query');
     let since: Date | undefined;
-    if (sinceParam) {
-      const at = Date.parse(sinceParam);
+    if (query.since) {
+      const at = Date.parse(query.since);
       since =
-        /^\d{4}-/.test(sinceParam) && !Number.isNaN(at)
+        /^\d{4}-/.test(query.since) && !Number.isNaN(at)
           ? new Date(at)
-          : new Date(Date.now() - parseDuration(sinceParam));
+          : new Date(Date.now() - parseDuration(query.since));
     }
-    const follow = c.req.query('follow') === '1' || c.req.query('follow') === 'true';
+    const follow = query.follow === '1' || query.follow === 'true';
     const abort = new AbortController();
     c.req.raw.signal.addEventListener('abort', () => abort.abort());
     c.header('content-type', 'application/x-ndjson');
+    // A stream, not a typed JSON body: the route's NDJSON response has no TypedResponse form.
     return stream(c, async (s) => {
       s.onAbort(() => abort.abort());
       for await (const line of runtime.logs(key, {
@@ -207,12 +294,17 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
       })) {
         await s.write(JSON.stringify(line) + '\n');
       }
-    });
+    }) as never;
   });
 
-  api.post('/pg/connect', async (c) => {
-    const body = await parseBody(c, pgConnectBody);
+  api.openapi(r.pgConnect, async (c) => {
+    const body = c.req.valid('json');
     const d = await store.requireDeployment(body.deployment);
+    if (!declaresDatabase(d.spec)) {
+      throw new PreconditionFailedError(
+        `${d.key} declares no database (no resources.postgreSQL in its environment): there is nothing to connect to.`,
+      );
+    }
     const access = await runtime.grantDatabaseAccess(d.key, {
       access: body.access,
       validForSeconds: body.sessionTimeoutSeconds,
@@ -228,5 +320,14 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
 
   for (const add of deps.routes ?? []) add(api);
   app.route('/api/v1', api);
+
+  // Every route the server answers is in the OpenAPI document: a route added without a definition is a bug.
+  const documented = new Set(
+    documentedRoutes(api.getOpenAPI31Document({ openapi: '3.1.0', info: { title: '', version: '' } })),
+  );
+  const undocumented = servedRoutes(app).filter((x) => !documented.has(x));
+  if (undocumented.length > 0) {
+    throw new Error(`API routes missing from the OpenAPI document: ${undocumented.join(', ')}`);
+  }
   return app;
 }

@@ -1,24 +1,26 @@
-/** The /backups and /restores API of the backups feature. */
+/** The /backups and /restores API of the backups feature, defined once with their schemas (backups/schemas.ts). */
 import {
   ConflictError,
   InputError,
   NotFoundError,
   PreconditionFailedError,
-  isGood,
+  assertNotLastGood,
   type DeploymentSpec,
+  type Operation,
   type RestoreTarget,
 } from '@msp/core';
-import type { Context, Hono } from 'hono';
-import { parseBody, type ApiEnv } from '../api/app.js';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { apiRouter, declaresDatabase, type ApiEnv } from '../api/app.js';
+import { enqueueExplained } from '../api/busy.js';
 import type { ArchiverState } from '../runtime-port.js';
 import type { FeatureContext } from '../server.js';
 import { backupHealth, type BackupDeps } from './backups.js';
 import { cloneKeyOf, describe, planRestore, type RestoreInput } from './restore.js';
-import { backupBody, deploymentBody, restoreBody } from './schemas.js';
+import { backupRoutes as backupRoutesOf } from './schemas.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$/;
 
-type Api = Hono<ApiEnv>;
+type Api = OpenAPIHono<ApiEnv>;
 
 /** The archiver of the deployment's running database, or null (not running, none, or it cannot tell). */
 async function archiverOf(deps: BackupDeps, key: string): Promise<ArchiverState | null> {
@@ -31,9 +33,10 @@ async function archiverOf(deps: BackupDeps, key: string): Promise<ArchiverState 
 
 export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): void {
   const { backups } = deps;
-  api.get('/backups', async (c) => {
-    const key = c.req.query('deployment');
-    if (!key) throw new InputError('Give the deployment: GET /backups?deployment=<key>.');
+  const r = backupRoutesOf;
+  const routes = apiRouter();
+  routes.openapi(r.list, async (c) => {
+    const key = c.req.valid('query').deployment;
     await deps.store.requireDeployment(key);
     const [rows, health, archiver, drills] = await Promise.all([
       backups.list(key),
@@ -43,13 +46,19 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
     ]);
     const { segments, ...rest } = health;
     void segments;
-    return c.json({ deployment: key, ...rest, archiver, drills, backups: rows });
+    return c.json({ deployment: key, ...rest, archiver, drills, backups: rows }, 200);
   });
-  api.post('/backups', async (c) => {
-    const body = await parseBody(c, backupBody);
-    await deps.store.requireDeployment(body.deployment);
+  routes.openapi(r.create, async (c) => {
+    const body = c.req.valid('json');
+    const row = await deps.store.requireDeployment(body.deployment);
+    const spec = row.spec as DeploymentSpec;
+    if (!declaresDatabase(spec) && (spec.environment.resources?.volumes ?? []).length === 0) {
+      throw new PreconditionFailedError(
+        `${row.key} declares no database and no volumes (no resources.postgreSQL or resources.volumes in its environment): there is nothing to back up.`,
+      );
+    }
     const kind = body.kind ?? 'on-demand';
-    const op = await ctx.engine.enqueue({
+    const op = await enqueueExplained(deps.store, ctx.engine, {
       kind: 'backup',
       deploymentKey: body.deployment,
       reason: body.reason ?? `${kind} backup`,
@@ -58,14 +67,14 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
     });
     return c.json(op, 202);
   });
-  for (const [path, kind, reason] of [
-    ['/backups/retention', 'retention', 'retention on request'],
-    ['/backups/drills', 'restore-drill', 'restore drill on request'],
+  for (const [route, kind, reason] of [
+    [r.retention, 'retention', 'retention on request'],
+    [r.drill, 'restore-drill', 'restore drill on request'],
   ] as const) {
-    api.post(path, async (c) => {
-      const body = await parseBody(c, deploymentBody);
+    routes.openapi(route, async (c) => {
+      const body = c.req.valid('json');
       await deps.store.requireDeployment(body.deployment);
-      const op = await ctx.engine.enqueue({
+      const op = await enqueueExplained(deps.store, ctx.engine, {
         kind,
         deploymentKey: body.deployment,
         reason,
@@ -74,41 +83,40 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
       return c.json(op, 202);
     });
   }
-  api.get('/backups/:id', async (c) => {
-    const b = await backups.get(c.req.param('id'));
-    if (!b) throw new NotFoundError(`No backup ${c.req.param('id')}; see \`msp backup list\`.`);
-    return c.json(b);
+  routes.openapi(r.get, async (c) => {
+    const { id } = c.req.valid('param');
+    const b = await backups.get(id);
+    if (!b) throw new NotFoundError(`No backup ${id}; see \`msp backup list\`.`);
+    return c.json(b, 200);
   });
-  const onBackup = (kind: 'verify-backup' | 'delete-backup') => async (c: Context<ApiEnv>) => {
-    const id = c.req.param('id') ?? '';
+  const onBackup = async (
+    kind: 'verify-backup' | 'delete-backup',
+    id: string,
+    by: string,
+  ): Promise<Operation> => {
     const b = (await backups.get(id)) ?? (await backups.get(`${id}-base`));
     if (!b) throw new NotFoundError(`No backup ${id}; see \`msp backup list\`.`);
-    if (kind === 'delete-backup') {
-      const rows = await backups.list(b.deploymentKey);
-      if (
-        isGood(b) &&
-        rows.filter((r) => r.type === b.type && r.volume === b.volume && isGood(r)).length === 1
-      ) {
-        throw new PreconditionFailedError(
-          `Backup ${b.id} is the last good ${b.type === 'base' ? 'base backup' : `snapshot of volume ${b.volume ?? ''}`} of ${b.deploymentKey}: it is never deleted. Take a newer one first.`,
-        );
-      }
-    }
-    const op = await ctx.engine.enqueue({
+    if (kind === 'delete-backup') assertNotLastGood(b, await backups.list(b.deploymentKey));
+    return enqueueExplained(deps.store, ctx.engine, {
       kind,
       deploymentKey: b.deploymentKey,
       reason: `${kind === 'verify-backup' ? 'verify' : 'delete'} backup ${b.id}`,
-      createdBy: c.get('principal').name,
+      createdBy: by,
       input: { backupId: b.id },
     });
-    return c.json(op, 202);
   };
-  api.post('/backups/:id/verify', onBackup('verify-backup'));
-  api.post('/backups/:id/delete', onBackup('delete-backup'));
-  api.delete('/backups/:id', onBackup('delete-backup'));
+  for (const [route, kind] of [
+    [r.verify, 'verify-backup'],
+    [r.delete, 'delete-backup'],
+    [r.remove, 'delete-backup'],
+  ] as const) {
+    routes.openapi(route, async (c) =>
+      c.json(await onBackup(kind, c.req.valid('param').id, c.get('principal').name), 202),
+    );
+  }
 
-  api.post('/restores', async (c) => {
-    const body = await parseBody(c, restoreBody);
+  routes.openapi(r.restore, async (c) => {
+    const body = c.req.valid('json');
     const key = body.deployment;
     const row = await deps.store.requireDeployment(key);
     let target: RestoreTarget;
@@ -133,7 +141,7 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
     }
     // Refuse a target outside the recoverable window now (exit 2), not in the middle of the operation.
     const plan = await planRestore(deps, key, input);
-    const op = await ctx.engine.enqueue({
+    const op = await enqueueExplained(deps.store, ctx.engine, {
       kind: 'restore',
       deploymentKey: key,
       reason:
@@ -144,4 +152,5 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
     });
     return c.json({ ...op, plan }, 202);
   });
+  api.route('/', routes);
 }

@@ -8,8 +8,10 @@
  * a failure leaves or returns traffic to the previous release and restores the target. Every move is in
  * the rollout history; deliveries, promotions and rollbacks become notification events.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { promisify } from 'node:util';
 import {
   ConflictError,
   InputError,
@@ -26,20 +28,14 @@ import {
 } from '@msp/core';
 import { createArtifactStore } from '@msp/runtime-local';
 import type { Release } from '@msp/releaseregistry';
-import { parseBody, type ApiRoutes } from '../api/app.js';
+import { apiRouter, type ApiRoutes } from '../api/app.js';
+import { receiveBundle } from '../api/upload.js';
 import type { OperationHandler, StepContext } from '../operations/engine.js';
 import { inputOf } from '../operations/inputs.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import type { DeploymentRow, TargetRelease } from '../state/store.js';
 import { ROLLOUT_KINDS, moveInput, type MoveInput } from './inputs.js';
-import {
-  releaseCreateBody,
-  releasePublishBody,
-  rolloutDeployBody,
-  rolloutPromoteBody,
-  rolloutRollbackBody,
-  rolloutServiceBody,
-} from './schemas.js';
+import { releaseRoutes } from './schemas.js';
 import { connectRegistry, type RegistryConnection } from './registry.js';
 import { ROLLOUT_MIGRATIONS, createRolloutStore, type StageRelease } from './store.js';
 
@@ -260,13 +256,21 @@ export function createRolloutsModule(): FeatureModule {
       }
 
       const routes: ApiRoutes = (api) => {
-        api.get('/releases', async (c) => {
-          const id = c.req.query('service');
-          return c.json({ registry: registry.describe, releases: await registry.client.list(id) });
+        const r = releaseRoutes;
+        const app = apiRouter();
+        app.openapi(r.list, async (c) => {
+          const id = c.req.valid('query').service;
+          return c.json({ registry: registry.describe, releases: await registry.client.list(id) }, 200);
         });
 
-        api.post('/releases', async (c) => {
-          const body = await parseBody(c, releaseCreateBody);
+        // A bundle comes as an upload (the CLI packs the folder): the server reads no path a caller names.
+        app.openapi(r.upload, async (c) => {
+          const { digest } = c.req.valid('param');
+          return c.json(await receiveBundle(c.req.raw, digest, artifacts.pathOf(digest)), 201);
+        });
+
+        app.openapi(r.create, async (c) => {
+          const body = c.req.valid('json');
           const who = c.get('principal').name;
           const rows = await deploymentsOf(body.service);
           const first = specOf(rows.values().next().value!);
@@ -282,7 +286,7 @@ export function createRolloutsModule(): FeatureModule {
           } catch (error) {
             if ((error as { status?: number }).status !== 404) throw error;
           }
-          if (body.from && body.image) throw new InputError('Give --from or --image, not both.');
+          if (body.bundle && body.image) throw new InputError('Give --from or --image, not both.');
           let artifact: { digest: string; url: string; kind: 'bundle' | 'image'; size?: number };
           let sourceDir: string | undefined;
           if (body.image) {
@@ -293,13 +297,22 @@ export function createRolloutsModule(): FeatureModule {
               );
             }
             artifact = { digest: m[1]!, url: body.image, kind: 'image' };
+          } else if (body.bundle) {
+            if (!existsSync(artifacts.pathOf(body.bundle))) {
+              throw new PreconditionFailedError(
+                `Bundle ${body.bundle} was not uploaded: PUT /api/v1/artifacts/${body.bundle} first (\`msp release create --from DIR\` does).`,
+              );
+            }
+            const stored = await artifacts.verify(body.bundle);
+            artifact = {
+              digest: body.bundle,
+              url: `file://${stored.path}`,
+              kind: 'bundle',
+              size: stored.size,
+            };
           } else {
             const local = first.service.build?.local;
-            sourceDir = body.from
-              ? resolve(body.from)
-              : local
-                ? resolve(first.serviceDir, local.dir)
-                : undefined;
+            sourceDir = local ? resolve(first.serviceDir, local.dir) : undefined;
             if (!sourceDir) {
               throw new InputError(
                 `${body.service} has no build.local.dir: give the built code with --from DIR.`,
@@ -313,7 +326,8 @@ export function createRolloutsModule(): FeatureModule {
               size: packed.size,
             };
           }
-          const gitSha = body.gitSha ?? gitShaOf(sourceDir ?? ctx.repoDir) ?? artifact.digest.slice(7, 47);
+          const gitSha =
+            body.gitSha ?? (await gitShaOf(sourceDir ?? ctx.repoDir)) ?? artifact.digest.slice(7, 47);
           const release = await registry.client.create({
             name: body.service,
             version: body.version,
@@ -342,56 +356,59 @@ export function createRolloutsModule(): FeatureModule {
           return c.json({ release, operation: operation ?? null, deliveredTo: move?.to ?? null }, 201);
         });
 
-        api.post('/releases/publish', async (c) => {
-          const body = await parseBody(c, releasePublishBody);
-          return c.json(await registry.client.promote(body.service, body.version));
+        app.openapi(r.publish, async (c) => {
+          const body = c.req.valid('json');
+          return c.json(await registry.client.promote(body.service, body.version), 200);
         });
 
-        api.get('/rollouts/status', async (c) => {
-          const id = c.req.query('service');
-          if (!id) throw new InputError('Give the service: /rollouts/status?service=<id>.');
+        app.openapi(r.status, async (c) => {
+          const id = c.req.valid('query').service;
           const rows = await deploymentsOf(id);
           const pipeline = await pipelineFor(id, rows);
           const { stages, current } = await runningIn(id, rows);
           const { history, passed, failed } = await passedAndFailed(id);
           const ops = await store.listOperations({ unfinished: true, limit: 1000 });
-          return c.json({
-            service: id,
-            suspended: isSuspended(pipeline),
-            suspendedInSpec: pipeline.suspendedInSpec,
-            suspendedOverride: pipeline.suspendedOverride ?? null,
-            stages: pipeline.stages.map((env, i) => {
-              const row = rows.get(env);
-              const rt = row ? runtime.status(row.key) : undefined;
-              const prevEnv = i > 0 ? pipeline.stages[i - 1]! : undefined;
-              const candidates = prevEnv
-                ? [
-                    ...new Set(
-                      history
-                        .filter((h) => h.toEnvironment === prevEnv && h.outcome === 'succeeded')
-                        .map((h) => h.version),
-                    ),
-                  ].filter((v) => v !== current[env]?.version && !passed(v, env) && !failed(v))
-                : [];
-              return {
-                environment: env,
-                deployment: row?.key ?? null,
-                release: current[env]?.version ?? null,
-                artifact: current[env]?.target?.artifact?.digest ?? null,
-                previous: stages.get(env)?.previous?.version ?? null,
-                status: row?.status ?? 'not deployed',
-                statusDetail: row?.statusDetail ?? null,
-                instances:
-                  rt?.instances.map((x) => ({ id: x.id, state: x.state, release: x.release ?? null })) ?? [],
-                operation: ops.find((o) => o.deploymentKey === row?.key)?.id ?? null,
-                pendingCandidates: candidates,
-              };
-            }),
-          });
+          return c.json(
+            {
+              service: id,
+              suspended: isSuspended(pipeline),
+              suspendedInSpec: pipeline.suspendedInSpec,
+              suspendedOverride: pipeline.suspendedOverride ?? null,
+              stages: pipeline.stages.map((env, i) => {
+                const row = rows.get(env);
+                const rt = row ? runtime.status(row.key) : undefined;
+                const prevEnv = i > 0 ? pipeline.stages[i - 1]! : undefined;
+                const candidates = prevEnv
+                  ? [
+                      ...new Set(
+                        history
+                          .filter((h) => h.toEnvironment === prevEnv && h.outcome === 'succeeded')
+                          .map((h) => h.version),
+                      ),
+                    ].filter((v) => v !== current[env]?.version && !passed(v, env) && !failed(v))
+                  : [];
+                return {
+                  environment: env,
+                  deployment: row?.key ?? null,
+                  release: current[env]?.version ?? null,
+                  artifact: current[env]?.target?.artifact?.digest ?? null,
+                  previous: stages.get(env)?.previous?.version ?? null,
+                  status: row?.status ?? 'not deployed',
+                  statusDetail: row?.statusDetail ?? null,
+                  instances:
+                    rt?.instances.map((x) => ({ id: x.id, state: x.state, release: x.release ?? null })) ??
+                    [],
+                  operation: ops.find((o) => o.deploymentKey === row?.key)?.id ?? null,
+                  pendingCandidates: candidates,
+                };
+              }),
+            },
+            200,
+          );
         });
 
-        api.post('/rollouts/promote', async (c) => {
-          const body = await parseBody(c, rolloutPromoteBody);
+        app.openapi(r.promote, async (c) => {
+          const body = c.req.valid('json');
           const rows = await deploymentsOf(body.service);
           const pipeline = await pipelineFor(body.service, rows);
           const { current } = await runningIn(body.service, rows);
@@ -430,12 +447,12 @@ export function createRolloutsModule(): FeatureModule {
           return c.json({ move, operation: op }, 202);
         });
 
-        for (const [path, value] of [
-          ['/rollouts/suspend', true],
-          ['/rollouts/resume', false],
+        for (const [route, value] of [
+          [r.suspend, true],
+          [r.resume, false],
         ] as const) {
-          api.post(path, async (c) => {
-            const body = await parseBody(c, rolloutServiceBody);
+          app.openapi(route, async (c) => {
+            const body = c.req.valid('json');
             const rows = await deploymentsOf(body.service);
             await pipelineFor(body.service, rows);
             await rollouts.setSuspended(body.service, value, c.get('principal').name);
@@ -444,12 +461,12 @@ export function createRolloutsModule(): FeatureModule {
               message: `${c.get('principal').name} ${value ? 'suspended' : 'resumed'} the rollout pipeline of ${body.service}`,
               data: { service: body.service },
             });
-            return c.json({ service: body.service, suspended: value });
+            return c.json({ service: body.service, suspended: value }, 200);
           });
         }
 
-        api.post('/rollouts/rollback', async (c) => {
-          const body = await parseBody(c, rolloutRollbackBody);
+        app.openapi(r.rollback, async (c) => {
+          const body = c.req.valid('json');
           const rows = await deploymentsOf(body.service);
           const row = rows.get(body.environment);
           if (!row) throw new NotFoundError(`${body.service} has no environment ${body.environment}.`);
@@ -475,8 +492,8 @@ export function createRolloutsModule(): FeatureModule {
           return c.json({ operation: op }, 202);
         });
 
-        api.post('/rollouts/deploy', async (c) => {
-          const body = await parseBody(c, rolloutDeployBody);
+        app.openapi(r.deploy, async (c) => {
+          const body = c.req.valid('json');
           const rows = await deploymentsOf(body.service);
           const row = rows.get(body.environment);
           if (!row) throw new NotFoundError(`${body.service} has no environment ${body.environment}.`);
@@ -502,11 +519,11 @@ export function createRolloutsModule(): FeatureModule {
           return c.json({ operation: op }, 202);
         });
 
-        api.get('/rollouts/history', async (c) => {
-          const id = c.req.query('service');
-          if (!id) throw new InputError('Give the service: /rollouts/history?service=<id>.');
-          return c.json({ service: id, history: await rollouts.history(id) });
+        app.openapi(r.history, async (c) => {
+          const id = c.req.valid('query').service;
+          return c.json({ service: id, history: await rollouts.history(id) }, 200);
         });
+        api.route('/', app);
       };
 
       return {
@@ -518,11 +535,10 @@ export function createRolloutsModule(): FeatureModule {
   };
 }
 
-function gitShaOf(dir: string): string | undefined {
+async function gitShaOf(dir: string): Promise<string | undefined> {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] })
-      .toString()
-      .trim();
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd: dir });
+    return stdout.trim();
   } catch {
     return undefined;
   }

@@ -7,11 +7,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findFreePort } from '@msp/runtime-local';
+import { createArtifactStore, findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import { eventually, releaseRegistryDir, requestVia, stageRelease } from '../testing/fixture-repo.js';
@@ -36,6 +36,20 @@ describe('releases and rollouts', () => {
   const domain = (env: string) => `rr-${env}.t${suffix}.localhost`;
 
   const api = async (path: string, body?: unknown) => {
+    // A release `from` a folder is packed here and uploaded with its sha256, as `msp release create` does.
+    const { from, ...rest } = (body ?? {}) as { from?: string };
+    if (path === '/releases' && from) {
+      const packed = await createArtifactStore({ root: await mkdtemp(join(tmpdir(), 'msp-pack-')) }).pack(
+        from,
+      );
+      const put = await fetch(`${cp.url}/api/v1/artifacts/${packed.digest}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/gzip' },
+        body: await readFile(packed.path),
+      });
+      assert.equal(put.status, 201);
+      body = { ...rest, bundle: packed.digest };
+    }
     const res = await fetch(`${cp.url}/api/v1${path}`, {
       method: body === undefined ? 'GET' : 'POST',
       headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
