@@ -26,6 +26,19 @@ test('msp logs --since takes a duration or an RFC 3339 time, and says so', async
   assert.match(bad.stderr, /duration back from now .* or an RFC 3339 time/);
 });
 
+test('msp pg connect refuses a session timeout that would round to nothing: credentials always expire', async () => {
+  for (const t of ['1ms', '400ms', '499ms', '0', '0s', '25h']) {
+    const r = await runMsp(['pg', 'connect', 'releaseregistry', 'prod', '--session-timeout', t, '--print']);
+    assert.equal(r.code, 2, t);
+    assert.match(
+      r.stderr,
+      /--session-timeout.*(from 1s to 24h \(credentials always expire\)|Invalid duration)/,
+      t,
+    );
+    assert.doesNotMatch(r.stdout, /no time limit/);
+  }
+});
+
 test('read commands outside a running control plane say how to start one (exit 1)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'msp-cli-'));
   try {

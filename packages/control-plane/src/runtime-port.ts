@@ -32,7 +32,8 @@ export interface TemporaryDbAccess {
   host: string;
   port: number;
   databases: string[];
-  validUntil?: string;
+  /** Always set: no credential is minted without an expiry. */
+  validUntil: string;
 }
 
 export interface LogQuery {

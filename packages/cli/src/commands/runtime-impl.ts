@@ -279,7 +279,14 @@ export async function pgConnect(
   env: string | undefined,
   opts: PgConnectOptions,
 ): Promise<void> {
-  const timeoutMs = duration(opts.sessionTimeout === '0' ? '0s' : opts.sessionTimeout, '--session-timeout');
+  const timeoutMs = duration(opts.sessionTimeout, '--session-timeout');
+  // Credentials always expire: a duration that would round to nothing is refused, not taken as "no limit".
+  if (!(timeoutMs >= 1000) || timeoutMs > 86_400_000) {
+    throw new CliError(
+      `--session-timeout ${opts.sessionTimeout}: give a duration from 1s to 24h (credentials always expire), e.g. 300s or 1h.`,
+      2,
+    );
+  }
   const client = connect(opts);
   const key = await resolveKey(client, target, env);
   const access = await call(
@@ -287,7 +294,7 @@ export async function pgConnect(
       json: {
         deployment: key,
         access: opts.writeAccess ? 'write' : 'read',
-        sessionTimeoutSeconds: Math.round(timeoutMs / 1000),
+        sessionTimeoutSeconds: Math.ceil(timeoutMs / 1000),
       },
     }),
   );
@@ -295,7 +302,7 @@ export async function pgConnect(
     (db) =>
       `postgresql://${encodeURIComponent(access.user)}:${encodeURIComponent(access.password)}@${access.host}:${access.port}/${db}`,
   );
-  const until = access.validUntil ? `valid until ${access.validUntil}` : 'no time limit';
+  const until = `valid until ${access.validUntil}`;
   if (opts.json) return printJson({ ...access, urls });
   const hasPsql = spawnSync('psql', ['--version'], { stdio: 'ignore' }).status === 0;
   if (opts.print || !hasPsql) {

@@ -63,7 +63,7 @@ export function registerRuntimeCommands(program: Command): void {
     .argument('<target>', 'service id, or <env>/<instance>')
     .argument('[env]', 'environment of the service')
     .option('--write-access', 'connect as the workload role (can write): use with caution')
-    .option('--session-timeout <duration>', 'credentials stop working after this (0 = no limit)', '300s')
+    .option('--session-timeout <duration>', 'credentials stop working after this (1s to 24h)', '300s')
     .option('--print', 'print the connection strings instead of opening psql')
     .option('--repo <dir>', 'platform repo of the running control plane')
     .option('--json', 'print JSON')

@@ -312,7 +312,7 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
     await store.addEvent({
       deploymentKey: d.key,
       kind: 'database-access',
-      message: `${c.get('principal').name} got ${body.access} database access for ${body.sessionTimeoutSeconds || 'unlimited'} s`,
+      message: `${c.get('principal').name} got ${body.access} database access for ${body.sessionTimeoutSeconds} s`,
       data: { access: body.access, user: access.user, validUntil: access.validUntil ?? null },
     });
     return c.json(access, 201);

@@ -18,7 +18,8 @@ import {
 export const pgConnectBody = z.strictObject({
   deployment: deploymentKey,
   access: z.enum(['read', 'write']).default('read'),
-  sessionTimeoutSeconds: z.number().int().min(0).max(86_400).default(300),
+  // Credentials always expire: at least 1 s, at most a day.
+  sessionTimeoutSeconds: z.number().int().min(1).max(86_400).default(300),
 });
 
 export const deploymentActionBody = z.strictObject({ reason: text().max(500).optional() });

@@ -226,9 +226,10 @@ export function fakeTargetFactory(name: string, onCreate?: (t: FakeTarget) => vo
       logs: () => ({
         [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve({ done: true, value: undefined }) }),
       }),
-      grantDatabaseAccess(key) {
+      grantDatabaseAccess(key, request) {
         const d = withDatabase(key);
         return Promise.resolve({
+          validUntil: new Date(Date.now() + request.validForSeconds * 1000).toISOString(),
           user: 'fake',
           password: 'fake',
           host: 'fake',

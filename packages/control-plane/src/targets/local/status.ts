@@ -65,7 +65,7 @@ export function createStatusViews(
         host: '127.0.0.1',
         port: cluster.options.port,
         databases: cluster.options.databases,
-        ...(creds.validUntil ? { validUntil: creds.validUntil.toISOString() } : {}),
+        validUntil: creds.validUntil.toISOString(),
       };
     },
     metrics() {
