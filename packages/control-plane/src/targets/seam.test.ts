@@ -15,7 +15,7 @@ import { createBackupsModule } from '../backups/module.js';
 import { createRolloutsModule } from '../rollouts/module.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { fakeTargetFactory, type FakeTarget } from '../testing/fake-target.js';
-import { eventually, releaseRegistryDir, stageRelease } from '../testing/fixture-repo.js';
+import { eventually, releaseRegistryDir, stageRelease, uploadBundle } from '../testing/fixture-repo.js';
 import { createLocalRuntime } from './local/index.js';
 
 /** A repo whose environments all run on `runtime`, with one service `shop` (PostgreSQL, a rollout dev → prod). */
@@ -134,7 +134,8 @@ describe('a target registered through the seam', () => {
 
   test('promotion: a release delivered to dev and promoted to prod runs the target’s deploy steps', async () => {
     const from = await stageRelease(releaseRegistryDir, join(dir, 'build-v0.2.0'), { version: '0.2.0' });
-    const created = await api('/releases', { service: 'shop', version: 'v0.2.0', from });
+    const bundle = await uploadBundle(cp, from);
+    const created = await api('/releases', { service: 'shop', version: 'v0.2.0', bundle });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.deliveredTo, 'dev');
     const delivered = await succeeded(created.body.operation.id);

@@ -3,10 +3,11 @@
  * packages/releaseregistry) and, optionally, a fixture service, with absolute code paths.
  */
 import http from 'node:http';
-import { chmod, cp as copy, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, cp as copy, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createArtifactStore } from '@msp/runtime-local';
 
 export const releaseRegistryDir = fileURLToPath(new URL('../../../releaseregistry', import.meta.url));
 
@@ -141,4 +142,24 @@ export async function stageRelease(
   for (const f of pkg.files ?? []) await copy(join(from, f), join(into, f), { recursive: true });
   await writeFile(join(into, 'package.json'), JSON.stringify({ ...pkg, ...patch }, null, 2));
   return into;
+}
+
+/**
+ * Packs a folder and uploads it to a control plane's artifact store with its sha256, as `msp release
+ * create --from` does; returns the digest to create the release with (`bundle`).
+ */
+export async function uploadBundle(cp: { url: string; adminToken: string }, from: string): Promise<string> {
+  const scratch = await mkdtemp(join(tmpdir(), 'msp-pack-'));
+  try {
+    const packed = await createArtifactStore({ root: scratch }).pack(from);
+    const put = await fetch(`${cp.url}/api/v1/artifacts/${packed.digest}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/gzip' },
+      body: await readFile(packed.path),
+    });
+    if (put.status !== 201) throw new Error(`upload of ${from} answered ${put.status}: ${await put.text()}`);
+    return packed.digest;
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
