@@ -14,12 +14,20 @@ export function formatSeconds(seconds: number): string {
   return `${(seconds / 3600).toFixed(1)} h`;
 }
 
-/** The ConflictError for a deployment busy with `running`, naming it and its age. */
-export function busyError(key: string, running: Operation, now = Date.now()): ConflictError {
+/**
+ * The ConflictError for a deployment busy with `running`, naming it and its age; `advice` follows
+ * "Wait for it (…)" (commands without --wait say what to do instead).
+ */
+export function busyError(
+  key: string,
+  running: Operation,
+  now = Date.now(),
+  advice = 'or pass --wait to queue behind it',
+): ConflictError {
   const since = running.startedAt ?? running.createdAt;
   const seconds = Math.max(0, Math.round((now - Date.parse(since)) / 1000));
   return new ConflictError(
-    `Deployment '${key}' is busy: ${running.kind} operation ${running.id} (${running.status}) has run for ${formatSeconds(seconds)}. Wait for it (\`msp operations show ${running.id}\`) or pass --wait to queue behind it.`,
+    `Deployment '${key}' is busy: ${running.kind} operation ${running.id} (${running.status}) has run for ${formatSeconds(seconds)}. Wait for it (\`msp operations show ${running.id}\`) ${advice}.`,
     {
       details: {
         operation: {
@@ -39,6 +47,7 @@ export async function enqueueExplained(
   store: StateStore,
   engine: OperationEngine,
   request: EnqueueRequest,
+  advice?: string,
 ): Promise<Operation> {
   try {
     return await engine.enqueue(request);
@@ -47,6 +56,6 @@ export async function enqueueExplained(
     const [running] = await store
       .listOperations({ deploymentKey: request.deploymentKey, unfinished: true, limit: 1 })
       .catch(() => []);
-    throw running ? busyError(request.deploymentKey, running) : error;
+    throw running ? busyError(request.deploymentKey, running, Date.now(), advice) : error;
   }
 }

@@ -302,13 +302,19 @@ describe('releases and rollouts', () => {
     assert.deepEqual(await releaseOf('releaseregistry/prod'), ['v0.4.0']);
   });
 
-  test('rollback redeploys what the stage ran before', async () => {
-    const res = await api('/rollouts/rollback', {
-      service: 'releaseregistry',
-      environment: 'prod',
-      soakSeconds: 0,
-    });
+  test('rollback redeploys what the stage ran before; a second move meanwhile is told what blocks it', async () => {
+    const rollback = { service: 'releaseregistry', environment: 'prod', soakSeconds: 0 };
+    const res = await api('/rollouts/rollback', rollback);
     assert.equal(res.status, 202, JSON.stringify(res.body));
+    const busy = await api('/rollouts/rollback', rollback);
+    assert.equal(busy.status, 409, JSON.stringify(busy.body));
+    assert.match(
+      busy.body.error.message,
+      new RegExp(
+        `is busy: rollback operation ${res.body.operation.id} .*has run for .*run the command again`,
+      ),
+    );
+    assert.equal(busy.body.error.details.operation.id, res.body.operation.id);
     assert.equal((await finished(res.body.operation.id)).status, 'succeeded');
     assert.deepEqual(await releaseOf('releaseregistry/prod'), ['v0.2.0']);
   });

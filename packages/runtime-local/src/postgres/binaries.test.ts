@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
-import { hydrateSymlinks, postgresBinaries } from './binaries.js';
+import { checkPostgresRuns, hydrateSymlinks, postgresBinaries } from './binaries.js';
 
 let root: string;
 
@@ -25,10 +27,14 @@ after(async () => {
 });
 
 void describe('postgres binaries', () => {
-  void it('finds initdb, pg_ctl and postgres of PostgreSQL 17', () => {
+  void it('finds initdb, pg_ctl and postgres of PostgreSQL 17, and the version the binary reports', async () => {
     const { bin, version } = postgresBinaries();
     for (const name of ['initdb', 'pg_ctl', 'postgres']) assert.ok(existsSync(join(bin, name)), name);
-    assert.match(version, /^17\.\d+/);
+    assert.match(version, /^17\.\d+$/);
+    // Taken from the package's version without running anything; the binary says the same.
+    const { stdout } = await promisify(execFile)(join(bin, 'postgres'), ['--version']);
+    assert.equal(stdout.trim(), `postgres (PostgreSQL) ${version}`);
+    await checkPostgresRuns();
   });
 
   void it('recreates missing and dangling library symlinks (install scripts skipped), idempotently', async () => {

