@@ -17,6 +17,7 @@ import {
 } from '@msp/core';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { apiRouter, type ApiEnv } from '../api/app.js';
+import { busyError } from '../api/busy.js';
 import { receiveBundle } from '../api/upload.js';
 import { releaseRoutes } from './schemas.js';
 import { specOf, type RolloutDeps, type RolloutService } from './service.js';
@@ -26,7 +27,7 @@ type Artifact = { digest: string; url: string; kind: 'bundle' | 'image'; size?: 
 export function releaseApi(
   api: OpenAPIHono<ApiEnv>,
   service: RolloutService,
-  deps: Pick<RolloutDeps, 'artifacts' | 'registry'> & { repoDir: string },
+  deps: Pick<RolloutDeps, 'artifacts' | 'registry' | 'store'> & { repoDir: string },
 ): void {
   const { artifacts, registry } = deps;
   const r = releaseRoutes;
@@ -51,6 +52,17 @@ export function releaseApi(
     // A suspended pipeline refuses the release before anything is registered.
     const pipeline = hasPipeline ? await service.pipelineFor(body.service, rows) : undefined;
     const move = pipeline ? planDelivery(pipeline, body.version) : undefined;
+    // A first stage busy with another operation is refused before anything is registered: a release
+    // registered but never delivered could not be delivered later (promotion starts from a stage).
+    const firstStage = move ? rows.get(move.to) : undefined;
+    if (firstStage) {
+      const [running] = await deps.store.listOperations({
+        deploymentKey: firstStage.key,
+        unfinished: true,
+        limit: 1,
+      });
+      if (running) throw busyError(firstStage.key, running, Date.now(), 'and create the release again');
+    }
     try {
       await registry.client.get(body.service, body.version);
       throw new ConflictError(

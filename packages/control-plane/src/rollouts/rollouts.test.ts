@@ -318,4 +318,34 @@ describe('releases and rollouts', () => {
     assert.equal((await finished(res.body.operation.id)).status, 'succeeded');
     assert.deepEqual(await releaseOf('releaseregistry/prod'), ['v0.2.0']);
   });
+
+  test('a release whose first stage is busy is refused before it is registered, and can be created after', async () => {
+    const from = await stageRelease(releaseRegistryDir, join(dir, 'build-v0.5.0'), { version: '0.5.0' });
+    const first = await api('/releases', {
+      service: 'releaseregistry',
+      version: 'v0.5.0',
+      from,
+      soakSeconds: 0,
+    });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const busy = await api('/releases', {
+      service: 'releaseregistry',
+      version: 'v0.5.1',
+      from,
+      soakSeconds: 0,
+    });
+    assert.equal(busy.status, 409, JSON.stringify(busy.body));
+    assert.match(busy.body.error.message, /is busy: deliver operation .*create the release again/);
+    const listed = await api('/releases?service=releaseregistry');
+    assert.ok(!(listed.body.releases as Array<{ version: string }>).some((r) => r.version === 'v0.5.1'));
+    assert.equal((await finished(first.body.operation.id)).status, 'succeeded');
+    const again = await api('/releases', {
+      service: 'releaseregistry',
+      version: 'v0.5.1',
+      from,
+      soakSeconds: 0,
+    });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.equal((await finished(again.body.operation.id)).status, 'succeeded');
+  });
 });
