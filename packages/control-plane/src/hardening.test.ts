@@ -6,7 +6,7 @@
  * "healthy" for a deployment that runs no instance.
  */
 import assert from 'node:assert/strict';
-import { appendFile, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, chmod, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -82,5 +82,21 @@ describe('hardening (issue 9)', () => {
       return row?.status === 'healthy' && now?.state === 'healthy' && now.pid !== before.pid ? true : undefined;
     });
     assert.equal((await cp.store.getDeployment(key))?.statusDetail, null);
+  });
+
+  test('#5: volume folders are owner-only, and a volume from before is made owner-only by a deploy', async () => {
+    const root = localTargetOf(cp).paths(key).volumes;
+    const mode = async (p: string) => ((await stat(p)).mode & 0o777).toString(8);
+    assert.equal(await mode(root), '700');
+    assert.equal(await mode(join(root, 'files')), '700');
+    // A volume as an older MSP left it: world-readable folder and file.
+    await chmod(join(root, 'files'), 0o755);
+    await writeFile(join(root, 'files', 'upload.txt'), 'customer data', { mode: 0o644 });
+    await chmod(join(root, 'files', 'upload.txt'), 0o644);
+    const r = await api(`/deployments/${encodeURIComponent(key)}/deploy`, { method: 'POST', body: '{}' });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await succeeded(String(r.body.id));
+    assert.equal(await mode(join(root, 'files')), '700');
+    assert.equal(await mode(join(root, 'files', 'upload.txt')), '600');
   });
 });

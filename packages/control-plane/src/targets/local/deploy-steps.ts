@@ -2,8 +2,7 @@
  * The local runtime's own operations: the steps of deploy, stop and delete and what each does. Every step
  * is idempotent, so a resumed operation is safe. Rollouts run the deploy steps inside their operations.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { PreconditionFailedError, type DeploymentSpec, type Operation } from '@msp/core';
 import type { StepContext } from '../../operations/engine.js';
@@ -21,6 +20,7 @@ import {
   type LocalContext,
 } from './context.js';
 import { currentOf, previousOf } from './generations.js';
+import { ensureVolumeDirs } from './volumes.js';
 import { ensureInstances, soak } from './workload.js';
 
 export const localSteps: TargetSteps = {
@@ -57,8 +57,11 @@ function deploySteps(c: LocalContext): Record<string, Step> {
     },
     async volumes(row, spec) {
       const volumes = spec.environment.resources?.volumes ?? [];
-      for (const v of volumes)
-        await mkdir(join(pathsOf(c.dataDir, row.key).volumes, v.name), { recursive: true });
+      await ensureVolumeDirs(
+        c,
+        row.key,
+        volumes.map((v) => v.name),
+      );
       return volumes.length ? volumes.map((v) => v.name).join(', ') : 'no volumes';
     },
     async instances(row, spec, ctx) {

@@ -3,7 +3,6 @@
  * behind its startup gate, and the soak that watches a new generation after the route moved to it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { PreconditionFailedError, healthGateVerdict, type DeploymentSpec } from '@msp/core';
 import {
@@ -26,6 +25,7 @@ import {
   type LocalContext,
 } from './context.js';
 import { currentOf, type Generation } from './generations.js';
+import { ensureVolumeDirs } from './volumes.js';
 
 const envName = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
@@ -191,9 +191,11 @@ export async function ensureInstances(
       `build.local.dir of ${spec.service.service.id} does not exist: ${codeDir}`,
     );
   }
-  for (const v of spec.environment.resources?.volumes ?? []) {
-    await mkdir(join(c.dataDir.volumes, slugOf(row.key), v.name), { recursive: true });
-  }
+  await ensureVolumeDirs(
+    c,
+    row.key,
+    (spec.environment.resources?.volumes ?? []).map((v) => v.name),
+  );
   const release = target?.version ?? releaseOf(spec, codeDir);
   const env = await instanceEnv(c, row, spec, release);
   const probes = spec.environment.healthProbes;
