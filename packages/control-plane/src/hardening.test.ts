@@ -79,7 +79,9 @@ describe('hardening (issue 9)', () => {
     await eventually('the status to follow the restarted instance', 15_000, async () => {
       const row = await cp.store.getDeployment(key);
       const now = cp.runtime.status(key)?.instances[0];
-      return row?.status === 'healthy' && now?.state === 'healthy' && now.pid !== before.pid ? true : undefined;
+      return row?.status === 'healthy' && now?.state === 'healthy' && now.pid !== before.pid
+        ? true
+        : undefined;
     });
     assert.equal((await cp.store.getDeployment(key))?.statusDetail, null);
   });

@@ -88,6 +88,7 @@ function deploySteps(c: LocalContext): Record<string, Step> {
           soakMs,
           await store.ensureSecret(row.key, 'diagnostics', generateSecret),
           (probes?.timeout ?? 3) * 1000,
+          ctx.signal,
         );
         if (verdict.kind === 'fail') {
           // Back to the previous release: route first, then take the failed one down.
