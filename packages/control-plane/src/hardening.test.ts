@@ -101,4 +101,18 @@ describe('hardening (issue 9)', () => {
     assert.equal(await mode(join(root, 'files')), '700');
     assert.equal(await mode(join(root, 'files', 'upload.txt')), '600');
   });
+
+  test('#3: "healthy" needs the minimum of running instances, after a control plane restart too', async () => {
+    await cp.stop();
+    // Restarted without reconciling: nothing deploys the registry, so nothing runs it.
+    cp = await start(false);
+    const row = await cp.store.getDeployment(key);
+    assert.equal(cp.runtime.status(key)?.instances.length ?? 0, 0);
+    assert.notEqual(row?.status, 'healthy', `${row?.status}: ${row?.statusDetail}`);
+    assert.match(String(row?.statusDetail), /^0\/1 instances/);
+    // Deployed again, it is healthy again.
+    const r = await api(`/deployments/${encodeURIComponent(key)}/deploy`, { method: 'POST', body: '{}' });
+    await succeeded(String(r.body.id));
+    assert.equal((await cp.store.getDeployment(key))?.status, 'healthy');
+  });
 });

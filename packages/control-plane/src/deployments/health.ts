@@ -4,6 +4,8 @@
  * deployment's status from the runtime (the deploy's record step, health events, restores) asks this.
  */
 import type { DeploymentSpec } from '@msp/core';
+import type { RuntimeTarget } from '../runtime-port.js';
+import type { StateStore } from '../state/store.js';
 
 export type DeploymentHealth = 'healthy' | 'degraded' | 'failed';
 
@@ -26,3 +28,19 @@ export function healthOf(
 
 /** Statuses the runtime's health moves; any other (deploying, restoring, stopped, …) belongs to an operation. */
 export const RUNTIME_STATUSES: ReadonlySet<string> = new Set(['healthy', 'degraded', 'failed']);
+
+/**
+ * Writes the status `target` reports for deployment `key` (after an operation started its workload):
+ * healthy only with its minimum of healthy instances. Returns what it wrote.
+ */
+export async function recordHealth(
+  store: Pick<StateStore, 'requireDeployment' | 'setStatus'>,
+  target: Pick<RuntimeTarget, 'status'>,
+  key: string,
+): Promise<{ status: DeploymentHealth; detail: string | null }> {
+  const row = await store.requireDeployment(key);
+  const states = (target.status(key)?.instances ?? []).map((i) => i.state);
+  const health = healthOf(row.spec as DeploymentSpec, states);
+  await store.setStatus(key, health.status, health.detail);
+  return health;
+}

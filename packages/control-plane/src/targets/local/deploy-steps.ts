@@ -6,6 +6,7 @@ import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { PreconditionFailedError, type DeploymentSpec, type Operation } from '@msp/core';
 import type { StepContext } from '../../operations/engine.js';
+import { healthOf } from '../../deployments/health.js';
 import { inputOf } from '../../operations/inputs.js';
 import type { TargetSteps } from '../../runtime-port.js';
 import { generateSecret } from '../../secrets.js';
@@ -109,9 +110,14 @@ function deploySteps(c: LocalContext): Record<string, Step> {
     },
     async record(row, spec) {
       const current = currentOf(deploymentOf(c, row.key).generations);
+      // Healthy only with the minimum of instances running healthy (a resumed deploy may find none).
+      const health = healthOf(
+        spec,
+        instancesOf(c, current).map((s) => s.state.kind),
+      );
       await store.setDesiredState(row.key, 'running');
       await store.markApplied(row.key, row.specHash);
-      await store.setStatus(row.key, 'healthy', null, current?.release ?? null);
+      await store.setStatus(row.key, health.status, health.detail, current?.release ?? null);
       await store.addEvent({
         deploymentKey: row.key,
         kind: 'deployed',
