@@ -102,6 +102,41 @@ describe('hardening (issue 9)', () => {
     assert.equal(await mode(join(root, 'files', 'upload.txt')), '600');
   });
 
+  test("#8: a clone restored from a backup has its own database passwords, not the original's", async () => {
+    const backup = await api('/backups', { method: 'POST', body: JSON.stringify({ deployment: key }) });
+    const backupId = String((await succeeded(String(backup.body.id))).result?.backupId);
+    const restore = await api('/restores', {
+      method: 'POST',
+      body: JSON.stringify({ deployment: key, backup: backupId, type: 'full', into: 'pwclone' }),
+    });
+    assert.equal(restore.status, 202, JSON.stringify(restore.body));
+    await succeeded(String(restore.body.id));
+    const clone = 'releaseregistry/pwclone';
+    const cluster = (await localTargetOf(cp).cluster(clone))!;
+    const signIn = async (password: string) => {
+      const client = new pg.Client({ ...cluster.connectionConfig('workload', 'releaseregistry'), password });
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        return 'signed in';
+      } catch (error) {
+        return (error as { code?: string }).code ?? String(error);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    };
+    const original = (await cp.store.getSecret(key, 'pg-workload'))!;
+    const own = (await cp.store.getSecret(clone, 'pg-workload'))!;
+    assert.notEqual(own, original);
+    assert.equal(await signIn(original), '28P01', "the original's password must not sign in to the clone");
+    assert.equal(await signIn(own), 'signed in');
+    // The clone serves with its own credentials, and its restored volume is owner-only.
+    assert.equal((await cp.store.getDeployment(clone))?.status, 'healthy');
+    const volume = join(localTargetOf(cp).paths(clone).volumes, 'files');
+    assert.equal(((await stat(volume)).mode & 0o777).toString(8), '700');
+    await api(`/deployments/${encodeURIComponent(clone)}/stop`, { method: 'POST', body: '{}' });
+  });
+
   test('#3: "healthy" needs the minimum of running instances, after a control plane restart too', async () => {
     await cp.stop();
     // Restarted without reconciling: nothing deploys the registry, so nothing runs it.

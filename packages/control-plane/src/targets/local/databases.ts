@@ -11,6 +11,7 @@ import pg from 'pg';
 import { PreconditionFailedError, walSegmentRange, type RestoreTarget } from '@msp/core';
 import {
   ARCHIVER_STATUS_SQL,
+  CLUSTER_ROLES,
   CLEAR_RECOVERY_SQL,
   createDirectoryRepository,
   createPostgresCluster,
@@ -133,6 +134,68 @@ async function recoverCluster(
   return `recovered ${describe(target)}; promoted (timeline ${tl?.tl ?? '?'})`;
 }
 
+/** Whether MSP signs in to the running cluster with the passwords it was created with. */
+async function signsIn(cluster: PostgresCluster): Promise<boolean> {
+  if (!(await cluster.isRunning())) return false;
+  try {
+    await cluster.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Recovers a clone restored from `from`'s backup. The restored files carry the original's roles and
+ * passwords: recovery signs in with the original's admin password, then every role gets the clone's own
+ * (admin here, workload and operator by `ensure`) and the original's temporary credentials are dropped,
+ * all before the clone serves. A resumed step whose passwords are set already only checks the cluster.
+ */
+async function recoverClone(
+  c: LocalContext,
+  cluster: PostgresCluster,
+  request: { from: string; target: RestoreTarget; fromWal?: string },
+  log: (message: string) => Promise<void>,
+): Promise<string> {
+  if (await signsIn(cluster)) {
+    await cluster.ensure();
+    return "already recovered, with the clone's own passwords";
+  }
+  const secret = async (name: string) => {
+    const value = await c.store.getSecret(request.from, name);
+    if (value === undefined)
+      throw new PreconditionFailedError(
+        `${request.from} has no ${name} secret: its cluster cannot be signed in to.`,
+      );
+    return value;
+  };
+  const asOriginal = createPostgresCluster({
+    ...cluster.options,
+    passwords: {
+      admin: await secret('pg-admin'),
+      workload: await secret('pg-workload'),
+      operator: await secret('pg-operator'),
+    },
+  });
+  const detail = await recoverCluster(
+    asOriginal,
+    { key: request.from, archiveDir: pathsOf(c.dataDir, request.from).archive },
+    request.target,
+    log,
+    request.fromWal,
+  );
+  const admin = CLUSTER_ROLES.admin;
+  const own = cluster.options.passwords.admin.replace(/'/g, "''");
+  await asOriginal.query(`ALTER ROLE "${admin}" WITH PASSWORD '${own}'`);
+  await cluster.ensure();
+  const temporary = await cluster.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_roles WHERE rolname LIKE 'tmp\\_%'`,
+  );
+  for (const { rolname } of temporary) await cluster.revokeCredentials(rolname);
+  await log("the clone's roles have its own passwords; the original's temporary credentials were dropped");
+  return `${detail}; the clone's own passwords set`;
+}
+
 /** Every table of every database of the cluster, with its row count (`db.schema.table`). */
 async function rowCounts(cluster: PostgresCluster, databases: readonly string[]) {
   const counts: Record<string, number> = {};
@@ -249,6 +312,7 @@ export function createDatabases(c: LocalContext): Databases {
     },
     async recover(key, request, log) {
       const cluster = await required(key);
+      if (request.from !== key) return recoverClone(c, cluster, request, log);
       return recoverCluster(
         cluster,
         { key: request.from, archiveDir: pathsOf(c.dataDir, request.from).archive },
