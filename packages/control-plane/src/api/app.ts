@@ -19,6 +19,7 @@ import type { StateStore } from '../state/store.js';
 import type { OperationEngine } from '../operations/engine.js';
 import type { RuntimeTarget } from '../runtime-port.js';
 import { openApiDocument } from './openapi.js';
+import { deletionInput } from '../deployments/delete.js';
 import { deploymentActionBody, pgConnectBody } from './schemas.js';
 
 export interface ApiDependencies {
@@ -150,11 +151,14 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
       const key = c.req.param('key');
       await store.requireDeployment(key);
       const body = await parseBody(c, deploymentActionBody);
+      // A deployment still in the platform repo is deleted only when `confirm` names it (after a final backup).
+      const input = kind === 'delete' ? await deletionInput(key, body.confirm, String(deps.info().repo)) : {};
       const op = await engine.enqueue({
         kind,
         deploymentKey: key,
         reason: body.reason ?? `requested through the API`,
         createdBy: c.get('principal').name,
+        input: { ...input },
       });
       return c.json(op, 202);
     });

@@ -7,4 +7,8 @@ export const pgConnectBody = z.strictObject({
   sessionTimeoutSeconds: z.number().int().min(0).max(86_400).default(300),
 });
 
-export const deploymentActionBody = z.strictObject({ reason: z.string().max(500).optional() });
+export const deploymentActionBody = z.strictObject({
+  reason: z.string().max(500).optional(),
+  /** delete only: the deployment's key, to delete one the platform repo still declares (after a final backup). */
+  confirm: z.string().max(500).optional(),
+});
