@@ -134,7 +134,59 @@ describe('hardening (issue 9)', () => {
     assert.equal((await cp.store.getDeployment(clone))?.status, 'healthy');
     const volume = join(localTargetOf(cp).paths(clone).volumes, 'files');
     assert.equal(((await stat(volume)).mode & 0o777).toString(8), '700');
-    await api(`/deployments/${encodeURIComponent(clone)}/stop`, { method: 'POST', body: '{}' });
+    const stop = await api(`/deployments/${encodeURIComponent(clone)}/stop`, { method: 'POST', body: '{}' });
+    await succeeded(String(stop.body.id));
+  });
+
+  test('#3: deleting a deployment the repo declares is refused without a confirmation naming it', async () => {
+    const path = `/deployments/${encodeURIComponent(key)}/delete`;
+    const refused = await api(path, { method: 'POST', body: '{}' });
+    assert.equal(refused.status, 412, JSON.stringify(refused.body));
+    assert.match(
+      String((refused.body.error as { message: string }).message),
+      /still declared in the platform repo.*Remove it from the platform repo.*"confirm": "releaseregistry\/dev"/s,
+    );
+    const wrong = await api(path, {
+      method: 'POST',
+      body: JSON.stringify({ confirm: 'releaseregistry/prod' }),
+    });
+    assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+    assert.equal((await cp.store.getDeployment(key))?.status, 'healthy');
+    assert.deepEqual(await cp.store.listOperations({ unfinished: true, deploymentKey: key, limit: 10 }), []);
+  });
+
+  let finalBackup = '';
+  test('#3: with the confirmation, a final backup is taken before the data goes', async () => {
+    const path = `/deployments/${encodeURIComponent(key)}/delete`;
+    const r = await api(path, { method: 'POST', body: JSON.stringify({ confirm: key }) });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const op = await succeeded(String(r.body.id));
+    finalBackup = String(op.result?.finalBackupId);
+    assert.match(finalBackup, /-final-base$/);
+    assert.equal((await api(`/backups/${encodeURIComponent(finalBackup)}`)).body.status, 'succeeded');
+    assert.equal(await cp.store.getDeployment(key), undefined);
+  });
+
+  test('#3: the re-created deployment archives into a folder of its own; the old backup keeps its WAL', async () => {
+    const r = await api('/reconcile', { method: 'POST', body: '{}' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await healthy();
+    // Archiving works: a backup waits for its WAL in the archive and verifies it.
+    const b = await api('/backups', { method: 'POST', body: JSON.stringify({ deployment: key }) });
+    const op = (await cp.engine.waitFor(String(b.body.id), 60_000))!;
+    assert.equal(op.status, 'succeeded', op.error ?? op.status);
+    const archiver = (await cp.runtime.databases.archiver(key))!;
+    assert.equal(archiver.failedCount, 0, `archiving failed: ${archiver.lastFailedWal}`);
+    const archives = (await readdir(join(repo.dir, '.msp', 'archive'))).filter((d) =>
+      d.startsWith('releaseregistry--dev'),
+    );
+    assert.equal(archives.length, 2, archives.join(', '));
+    // The final backup of the deleted one still verifies, WAL included.
+    const v = await api(`/backups/${encodeURIComponent(finalBackup)}/verify`, { method: 'POST', body: '{}' });
+    assert.equal(v.status, 202, JSON.stringify(v.body));
+    await succeeded(String(v.body.id));
+    const verified = await api(`/backups/${encodeURIComponent(finalBackup)}`);
+    assert.equal(verified.body.verifyOk, true, JSON.stringify(verified.body));
   });
 
   test('#3: "healthy" needs the minimum of running instances, after a control plane restart too', async () => {

@@ -110,7 +110,12 @@ export async function runRestoreStep(deps: BackupDeps, step: string, ctx: StepCo
         input.target.kind === 'backup' ? { kind: 'backup', backupId: plan.baseBackupId } : input.target;
       return target.databases.recover(
         targetKey(),
-        { from: key, target: to, ...(base?.startWal ? { fromWal: base.startWal } : {}) },
+        {
+          from: key,
+          target: to,
+          backupId: plan.baseBackupId,
+          ...(base?.startWal ? { fromWal: base.startWal } : {}),
+        },
         log,
       );
     }

@@ -32,11 +32,25 @@ import {
 } from '@msp/runtime-local';
 import { slugOf, type DataDir } from '../../data-dir.js';
 import type { Databases } from '../../runtime-port.js';
-import { clusterOf, pathsOf, type LocalContext } from './context.js';
+import {
+  archiveOf,
+  archiveOfBackup,
+  clusterOf,
+  incarnationObject,
+  noteBackupIncarnation,
+  pathsOf,
+  type LocalContext,
+} from './context.js';
 
 export function repositoryOf(dataDir: DataDir, key: string): BackupRepository {
   return createDirectoryRepository(pathsOf(dataDir, key).backups);
 }
+
+/** The archive `from`'s WAL is replayed from: the one of the backup restored, else the current one. */
+const sourceArchive = (c: LocalContext, from: string, backupId: string | undefined) =>
+  backupId === undefined
+    ? archiveOf(c, from)
+    : archiveOfBackup(c.dataDir, from, repositoryOf(c.dataDir, from), backupId);
 
 const owner = async () => {
   const user = await postgresOsUser();
@@ -154,7 +168,7 @@ async function signsIn(cluster: PostgresCluster): Promise<boolean> {
 async function recoverClone(
   c: LocalContext,
   cluster: PostgresCluster,
-  request: { from: string; target: RestoreTarget; fromWal?: string },
+  request: { from: string; target: RestoreTarget; fromWal?: string; backupId?: string },
   log: (message: string) => Promise<void>,
 ): Promise<string> {
   if (await signsIn(cluster)) {
@@ -179,7 +193,7 @@ async function recoverClone(
   });
   const detail = await recoverCluster(
     asOriginal,
-    { key: request.from, archiveDir: pathsOf(c.dataDir, request.from).archive },
+    { key: request.from, archiveDir: await sourceArchive(c, request.from, request.backupId) },
     request.target,
     log,
     request.fromWal,
@@ -250,6 +264,8 @@ export function createDatabases(c: LocalContext): Databases {
       const cluster = await required(key);
       if (!(await cluster.isRunning())) await cluster.ensure();
       const repository = repositoryOf(c.dataDir, key);
+      // Its WAL is in this incarnation's archive: a restore after the deployment was re-created finds it.
+      await noteBackupIncarnation(c, key, repository, request.id);
       // runtime-local's base backup always asks PostgreSQL for an immediate checkpoint (fast => true).
       const manifest = await takeBaseBackup({
         repository,
@@ -283,16 +299,19 @@ export function createDatabases(c: LocalContext): Databases {
       let walSegments = 0;
       if (wal) {
         const names = walSegmentRange(wal.startWal, wal.stopWal);
-        problems.push(...(await verifyArchivedWal(pathsOf(c.dataDir, key).archive, names)));
+        const archive = await archiveOfBackup(c.dataDir, key, repositoryOf(c.dataDir, key), id);
+        problems.push(...(await verifyArchivedWal(archive, names)));
         walSegments = names.length;
       }
       return { problems, files: r.files, walSegments };
     },
     async deleteBaseBackup(key, id) {
-      await repositoryOf(c.dataDir, key).deletePrefix(`base/${id}/`);
+      const repository = repositoryOf(c.dataDir, key);
+      await repository.deletePrefix(`base/${id}/`);
+      await repository.deletePrefix(incarnationObject(id));
     },
     async walArchive(key) {
-      return (await listArchivedWal(pathsOf(c.dataDir, key).archive))
+      return (await listArchivedWal(await archiveOf(c, key)))
         .filter((s) => /^[0-9A-F]{24}$/.test(s.name))
         .map((s) => ({ name: s.name, walEndTime: s.walEndTime, archivedAt: s.archivedAt }));
     },
@@ -303,7 +322,7 @@ export function createDatabases(c: LocalContext): Databases {
       return row ? toArchiverStatus(row) : null;
     },
     async deleteWal(key, segments) {
-      await deleteArchivedWal(pathsOf(c.dataDir, key).archive, segments);
+      await deleteArchivedWal(await archiveOf(c, key), segments);
     },
     async restoreBaseBackup(key, request) {
       const cluster = await required(key);
@@ -315,7 +334,7 @@ export function createDatabases(c: LocalContext): Databases {
       if (request.from !== key) return recoverClone(c, cluster, request, log);
       return recoverCluster(
         cluster,
-        { key: request.from, archiveDir: pathsOf(c.dataDir, request.from).archive },
+        { key: request.from, archiveDir: await sourceArchive(c, request.from, request.backupId) },
         request.target,
         log,
         request.fromWal,
@@ -355,7 +374,7 @@ export function createDatabases(c: LocalContext): Databases {
         await restoreFiles(repositoryOf(c.dataDir, key), scratch, request.backupId, false);
         await recoverCluster(
           scratch,
-          { key, archiveDir: pathsOf(c.dataDir, key).archive },
+          { key, archiveDir: await sourceArchive(c, key, request.backupId) },
           { kind: 'latest' },
           log,
           request.startWal,
