@@ -27,6 +27,7 @@ import {
 import { createArtifactStore } from '@msp/runtime-local';
 import type { Release } from '@msp/releaseregistry';
 import { parseBody, type ApiRoutes } from '../api/app.js';
+import { healthOf } from '../deployments/health.js';
 import type { OperationHandler, StepContext } from '../operations/engine.js';
 import { inputOf } from '../operations/inputs.js';
 import type { FeatureContext, FeatureModule } from '../server.js';
@@ -221,9 +222,11 @@ export function createRolloutsModule(): FeatureModule {
           const serving = runtime.isRunning(op.deploymentKey);
           const reason = op.error ?? 'failed';
           await rollouts.finish(op.id, serving ? 'rolled-back' : 'failed', reason);
+          // Healthy only with the minimum of healthy instances (deployments/health.ts).
+          const states = (runtime.status(op.deploymentKey)?.instances ?? []).map((i) => i.state);
           await store.setStatus(
             op.deploymentKey,
-            serving ? 'healthy' : 'failed',
+            serving ? healthOf(row.spec as DeploymentSpec, states).status : 'failed',
             `${input.version} rolled back: ${reason.split('\n')[0]}`,
           );
           await notify(
