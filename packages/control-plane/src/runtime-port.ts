@@ -141,10 +141,13 @@ export interface Databases {
     key: string,
     request: { from: string; backupId: string; inPlace: boolean },
   ): Promise<string>;
-  /** Replays `from`'s WAL archive up to `target`, promotes and starts the database. Idempotent. */
+  /**
+   * Replays `from`'s WAL archive up to `target`, promotes and starts the database. Idempotent. `backupId`
+   * (the base backup restored) picks the archive its WAL is in when `from` was re-created since.
+   */
   recover(
     key: string,
-    request: { from: string; target: RestoreTarget; fromWal?: string },
+    request: { from: string; target: RestoreTarget; fromWal?: string; backupId?: string },
     log: (message: string) => Promise<void>,
   ): Promise<string>;
   /** After a failed in-place restore: puts the data set aside back and starts it; false when there was none. */

@@ -25,6 +25,7 @@ import type { RuntimeTarget } from '../runtime-port.js';
 import { enqueueExplained } from './busy.js';
 import { PayloadTooLargeError } from './errors.js';
 import { coreRoutes } from './routes.js';
+import { deletionInput } from '../deployments/delete.js';
 
 export interface ApiDependencies {
   store: StateStore;
@@ -229,11 +230,14 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
       const { key } = c.req.valid('param');
       await store.requireDeployment(key);
       const body = c.req.valid('json');
+      // A deployment still in the platform repo is deleted only when `confirm` names it (after a final backup).
+      const input = kind === 'delete' ? await deletionInput(key, body.confirm, String(deps.info().repo)) : {};
       const op = await enqueueExplained(store, engine, {
         kind,
         deploymentKey: key,
         reason: body.reason ?? `requested through the API`,
         createdBy: c.get('principal').name,
+        input: { ...input },
       });
       return c.json(op, 202);
     });

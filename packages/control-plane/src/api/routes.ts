@@ -22,7 +22,11 @@ export const pgConnectBody = z.strictObject({
   sessionTimeoutSeconds: z.number().int().min(1).max(86_400).default(300),
 });
 
-export const deploymentActionBody = z.strictObject({ reason: text().max(500).optional() });
+export const deploymentActionBody = z.strictObject({
+  reason: text().max(500).optional(),
+  /** delete only: the deployment's key, to delete one the platform repo still declares (after a final backup). */
+  confirm: text().max(500).optional(),
+});
 
 export interface StatusView {
   proxyUrl: string | null;

@@ -42,6 +42,8 @@ export function createBackupsModule(options: BackupsModuleOptions = {}): Feature
       const backups = createBackupStore(ctx.db);
       const deps: BackupDeps = { store: ctx.store, backups, targets: ctx.targets, log: ctx.log };
       const handler = createBackupsHandler(deps);
+      // Deleting a deployment the platform repo still declares, confirmed: its data is backed up first.
+      ctx.targets.addDeleteStep('final-backup', (step) => takeFinalBackup(deps, step));
       let syncTimer: NodeJS.Timeout | undefined;
       return Promise.resolve({
         handlers: [handler],
@@ -60,6 +62,22 @@ export function createBackupsModule(options: BackupsModuleOptions = {}): Feature
       });
     },
   };
+}
+
+/** The delete operation's first step: a backup of everything when the deletion asked for one. */
+async function takeFinalBackup(deps: BackupDeps, ctx: StepContext): Promise<string> {
+  const op = ctx.operation;
+  if (op.input?.finalBackup !== true) return 'none asked for';
+  const taken = await takeBackup(deps, op.deploymentKey, {
+    kind: 'on-demand',
+    reason: `final backup before deleting ${op.deploymentKey} (operation ${op.id})`,
+    id: `${backupIdFor(op)}-final`,
+    operationId: op.id,
+    log: (m) => ctx.log(m),
+  });
+  ctx.setResult({ finalBackupId: taken.backupId, finalSnapshots: taken.snapshots });
+  const what = [taken.backupId, ...Object.values(taken.snapshots)].filter(Boolean).join(', ');
+  return what ? `final backup ${what}` : 'nothing to back up';
 }
 
 /** One kind of operation: its steps (from its input) and how each runs. */

@@ -6,6 +6,7 @@
  */
 import { PreconditionFailedError, type Operation, type RestoreTarget } from '@msp/core';
 import type { StepContext } from '../operations/engine.js';
+import { recordHealth } from '../deployments/health.js';
 import { inputOf } from '../operations/inputs.js';
 import { backupIdFor, takeBackup, type BackupDeps } from './backups.js';
 import { restoreInput, restorePlanResult } from './inputs.js';
@@ -109,7 +110,12 @@ export async function runRestoreStep(deps: BackupDeps, step: string, ctx: StepCo
         input.target.kind === 'backup' ? { kind: 'backup', backupId: plan.baseBackupId } : input.target;
       return target.databases.recover(
         targetKey(),
-        { from: key, target: to, ...(base?.startWal ? { fromWal: base.startWal } : {}) },
+        {
+          from: key,
+          target: to,
+          backupId: plan.baseBackupId,
+          ...(base?.startWal ? { fromWal: base.startWal } : {}),
+        },
         log,
       );
     }
@@ -125,7 +131,7 @@ export async function runRestoreStep(deps: BackupDeps, step: string, ctx: StepCo
     }
     case 'start-workload': {
       const detail = await target.workloads.start(targetKey(), ctx);
-      await deps.store.setStatus(targetKey(), 'healthy', null);
+      await recordHealth(deps.store, target, targetKey());
       return detail;
     }
     case 'health-check': {
@@ -180,7 +186,7 @@ export async function onRestoreFinished(deps: BackupDeps, op: Operation): Promis
         // Not a step: the operation has ended and holds no lease to lose.
         signal: new AbortController().signal,
       });
-      await deps.store.setStatus(key, 'healthy', null);
+      await recordHealth(deps.store, target, key);
     } catch (error) {
       await deps.store.appendLog(
         op.id,

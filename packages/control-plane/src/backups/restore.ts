@@ -119,7 +119,7 @@ export function cloneKeyOf(key: string, spec: DeploymentSpec, name: string): str
     : `${spec.service.service.id}/${name}`;
 }
 
-/** Creates the clone's deployment row (managedBy 'clone') with the original's database passwords. */
+/** Creates the clone's deployment row (managedBy 'clone'); its secrets are its own, never the original's. */
 export async function createClone(deps: BackupDeps, key: string, name: string): Promise<string> {
   const row = await deps.store.requireDeployment(key);
   const spec = row.spec as DeploymentSpec;
@@ -148,11 +148,8 @@ export async function createClone(deps: BackupDeps, key: string, name: string): 
   });
   // The clone runs the release the original runs (a rollout may have moved it past the working tree).
   await deps.store.setTargetRelease(cloneKey, row.targetRelease);
-  // The restored cluster keeps the original's role passwords: the clone must know them.
-  for (const secret of ['pg-admin', 'pg-workload', 'pg-operator']) {
-    const value = await deps.store.getSecret(key, secret);
-    if (value !== undefined) await deps.store.putSecret(cloneKey, secret, value);
-  }
+  // A clone is a deployment of its own: its database passwords are its own (generated with its cluster);
+  // the restore sets them in the restored cluster before the clone serves (the target's `recover`).
   return cloneKey;
 }
 

@@ -5,11 +5,12 @@
  */
 import type { Operation } from '@msp/core';
 import type { OperationHandler, StepContext } from '../operations/engine.js';
+import { healthOf } from '../deployments/health.js';
 import { inputOf } from '../operations/inputs.js';
 import type { RuntimeTarget } from '../runtime-port.js';
 import type { RuntimeTargets } from '../targets/registry.js';
 import { ROLLOUT_KINDS, moveInput, type MoveInput } from './inputs.js';
-import type { RolloutDeps, RolloutService } from './service.js';
+import { specOf, type RolloutDeps, type RolloutService } from './service.js';
 import type { StageRelease } from './store.js';
 
 const RELEASE_STEP = 'release';
@@ -101,9 +102,11 @@ export function createRolloutHandler(service: RolloutService, deps: RolloutHandl
       const serving = runtime.isRunning(op.deploymentKey);
       const reason = op.error ?? 'failed';
       await rollouts.finish(op.id, serving ? 'rolled-back' : 'failed', reason);
+      // Healthy only with the minimum of healthy instances (deployments/health.ts).
+      const states = (runtime.status(op.deploymentKey)?.instances ?? []).map((i) => i.state);
       await store.setStatus(
         op.deploymentKey,
-        serving ? 'healthy' : 'failed',
+        serving ? healthOf(specOf(row), states).status : 'failed',
         `${input.version} rolled back: ${reason.split('\n')[0]}`,
       );
       await service.notify(

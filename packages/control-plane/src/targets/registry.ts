@@ -6,7 +6,7 @@
  */
 import { NotFoundError, PreconditionFailedError, runtimeOf, type DeploymentSpec } from '@msp/core';
 import type { DataDir } from '../data-dir.js';
-import type { OperationHandler } from '../operations/engine.js';
+import type { OperationHandler, StepContext } from '../operations/engine.js';
 import type { RuntimeTarget, TargetSteps } from '../runtime-port.js';
 import type { StateStore } from '../state/store.js';
 
@@ -31,6 +31,11 @@ export interface RuntimeTargets {
   refusal(spec: Pick<DeploymentSpec, 'envConfig' | 'environment' | 'instance'>): string | undefined;
   /** The handler of deploy, stop and delete: each deployment's target declares and runs the steps. */
   readonly handler: OperationHandler;
+  /**
+   * Adds a step every delete operation runs before its target's own (the backups feature's final backup),
+   * in the order added. Before the engine starts.
+   */
+  addDeleteStep(name: string, run: (ctx: StepContext) => Promise<string | void>): void;
   /** One RuntimeTarget over every target, each call routed by deployment key (status asks each target). */
   readonly view: RuntimeTarget;
   stop(): Promise<void>;
@@ -80,12 +85,16 @@ export function createRuntimeTargets(
     });
   }
 
+  const deleteSteps = new Map<string, (ctx: StepContext) => Promise<string | void>>();
   const handler: OperationHandler = {
     kinds: KINDS,
     async steps(kind, _input, key) {
-      return (await of(key)).steps[kind as OwnKind] ?? [];
+      const own = (await of(key)).steps[kind as OwnKind] ?? [];
+      return kind === 'delete' ? [...deleteSteps.keys(), ...own] : own;
     },
     async runStep(step, ctx) {
+      const extra = ctx.operation.kind === 'delete' ? deleteSteps.get(step) : undefined;
+      if (extra) return extra(ctx);
       return (await of(ctx.operation.deploymentKey)).runStep(step, ctx);
     },
     async onFinished(op) {
@@ -131,6 +140,11 @@ export function createRuntimeTargets(
     of,
     refusal,
     handler,
+    addDeleteStep(name, run) {
+      if (deleteSteps.has(name) || all.some((t) => t.steps.delete.includes(name)))
+        throw new Error(`a delete step named ${name} exists already`);
+      deleteSteps.set(name, run);
+    },
     view,
     stop: stopAll,
   };

@@ -2,6 +2,8 @@
  * What the parts of the local runtime share: the supervisor and the proxy, each deployment's generations
  * and route, its PostgreSQL cluster object and where its data lives.
  */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DeploymentSpec } from '@msp/core';
 import type { createArtifactStore } from '@msp/runtime-local';
@@ -35,8 +37,6 @@ export interface LocalDeployment {
 export interface LocalPaths {
   /** The PostgreSQL cluster root (PGDATA is `<cluster>/data`). */
   cluster: string;
-  /** The continuous WAL archive of the cluster. */
-  archive: string;
   /** Root of the deployment's volumes: `<volumes>/<name>`. */
   volumes: string;
   /** The deployment's backup repository (base backups and volume snapshots). */
@@ -68,10 +68,63 @@ export function pathsOf(dataDir: DataDir, key: string): LocalPaths {
   const slug = slugOf(key);
   return {
     cluster: join(dataDir.clusters, slug),
-    archive: join(dataDir.archive, slug),
     volumes: join(dataDir.volumes, slug),
     backups: join(dataDir.root, 'backups', slug),
   };
+}
+
+/** The secret (in the deployment's scope, so deleted with it) naming its cluster's incarnation. */
+const INCARNATION = 'pg-cluster-id';
+/** The first incarnation archives where MSP always did: `<archive>/<slug>`. */
+const FIRST = 'first';
+
+/** The WAL archive folder of one incarnation of the deployment's cluster. */
+export function archiveDirOf(dataDir: DataDir, key: string, incarnation: string): string {
+  const base = join(dataDir.archive, slugOf(key));
+  return incarnation === FIRST ? base : `${base}.${incarnation}`;
+}
+
+/**
+ * The WAL archive of the deployment's cluster as it is now. Each incarnation of the cluster (a deployment
+ * deleted and created again gets a new one, with new WAL of the same names) archives into a folder of its
+ * own, so it never meets the WAL of the one before, which stays for that one's backups. The incarnation is
+ * chosen once, when the cluster is first needed, and stored with the deployment.
+ */
+export async function archiveOf(c: Pick<LocalContext, 'store' | 'dataDir'>, key: string): Promise<string> {
+  const incarnation = await c.store.ensureSecret(key, INCARNATION, () => {
+    const first = archiveDirOf(c.dataDir, key, FIRST);
+    const clusterExists = existsSync(join(pathsOf(c.dataDir, key).cluster, 'data', 'PG_VERSION'));
+    // A cluster from before incarnations, or the first one: the old place. Else a fresh name.
+    const used = existsSync(first) && readdirSync(first).length > 0;
+    return clusterExists || !used ? FIRST : `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  });
+  return archiveDirOf(c.dataDir, key, incarnation);
+}
+
+/** Where the base backups of a deployment note the incarnation they were taken of. */
+export const incarnationObject = (backupId: string) => `incarnation/${backupId}`;
+
+/** Notes in the backup repository which incarnation's archive holds the WAL of base backup `backupId`. */
+export async function noteBackupIncarnation(
+  c: Pick<LocalContext, 'store' | 'dataDir'>,
+  key: string,
+  repository: { put(name: string, data: string): Promise<void> },
+  backupId: string,
+): Promise<void> {
+  await archiveOf(c, key);
+  const incarnation = (await c.store.getSecret(key, INCARNATION))!;
+  await repository.put(incarnationObject(backupId), incarnation);
+}
+
+/** The archive holding the WAL of base backup `backupId` (backups from before incarnations: the first's). */
+export async function archiveOfBackup(
+  dataDir: DataDir,
+  key: string,
+  repository: { get(name: string): Promise<Buffer> },
+  backupId: string,
+): Promise<string> {
+  const noted = await repository.get(incarnationObject(backupId)).catch(() => undefined);
+  return archiveDirOf(dataDir, key, noted ? noted.toString('utf8') : FIRST);
 }
 
 export function deploymentOf(c: LocalContext, key: string): LocalDeployment {
@@ -168,7 +221,7 @@ export async function clusterFor(
     port,
     databases: pgSpec.databases,
     maxConnections: pgSpec.maxConnections,
-    archiveDir: paths.archive,
+    archiveDir: await archiveOf(c, row.key),
     archiveTimeoutSeconds: spec.envConfig.backups?.archiveTimeoutSeconds ?? 60,
     passwords: {
       admin: await secret('pg-admin'),

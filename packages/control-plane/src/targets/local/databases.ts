@@ -11,6 +11,7 @@ import pg from 'pg';
 import { PreconditionFailedError, walSegmentRange, type RestoreTarget } from '@msp/core';
 import {
   ARCHIVER_STATUS_SQL,
+  CLUSTER_ROLES,
   CLEAR_RECOVERY_SQL,
   createDirectoryRepository,
   createPostgresCluster,
@@ -31,11 +32,25 @@ import {
 } from '@msp/runtime-local';
 import { slugOf, type DataDir } from '../../data-dir.js';
 import type { Databases } from '../../runtime-port.js';
-import { clusterOf, pathsOf, type LocalContext } from './context.js';
+import {
+  archiveOf,
+  archiveOfBackup,
+  clusterOf,
+  incarnationObject,
+  noteBackupIncarnation,
+  pathsOf,
+  type LocalContext,
+} from './context.js';
 
 export function repositoryOf(dataDir: DataDir, key: string): BackupRepository {
   return createDirectoryRepository(pathsOf(dataDir, key).backups);
 }
+
+/** The archive `from`'s WAL is replayed from: the one of the backup restored, else the current one. */
+const sourceArchive = (c: LocalContext, from: string, backupId: string | undefined) =>
+  backupId === undefined
+    ? archiveOf(c, from)
+    : archiveOfBackup(c.dataDir, from, repositoryOf(c.dataDir, from), backupId);
 
 const owner = async () => {
   const user = await postgresOsUser();
@@ -133,6 +148,68 @@ async function recoverCluster(
   return `recovered ${describe(target)}; promoted (timeline ${tl?.tl ?? '?'})`;
 }
 
+/** Whether MSP signs in to the running cluster with the passwords it was created with. */
+async function signsIn(cluster: PostgresCluster): Promise<boolean> {
+  if (!(await cluster.isRunning())) return false;
+  try {
+    await cluster.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Recovers a clone restored from `from`'s backup. The restored files carry the original's roles and
+ * passwords: recovery signs in with the original's admin password, then every role gets the clone's own
+ * (admin here, workload and operator by `ensure`) and the original's temporary credentials are dropped,
+ * all before the clone serves. A resumed step whose passwords are set already only checks the cluster.
+ */
+async function recoverClone(
+  c: LocalContext,
+  cluster: PostgresCluster,
+  request: { from: string; target: RestoreTarget; fromWal?: string; backupId?: string },
+  log: (message: string) => Promise<void>,
+): Promise<string> {
+  if (await signsIn(cluster)) {
+    await cluster.ensure();
+    return "already recovered, with the clone's own passwords";
+  }
+  const secret = async (name: string) => {
+    const value = await c.store.getSecret(request.from, name);
+    if (value === undefined)
+      throw new PreconditionFailedError(
+        `${request.from} has no ${name} secret: its cluster cannot be signed in to.`,
+      );
+    return value;
+  };
+  const asOriginal = createPostgresCluster({
+    ...cluster.options,
+    passwords: {
+      admin: await secret('pg-admin'),
+      workload: await secret('pg-workload'),
+      operator: await secret('pg-operator'),
+    },
+  });
+  const detail = await recoverCluster(
+    asOriginal,
+    { key: request.from, archiveDir: await sourceArchive(c, request.from, request.backupId) },
+    request.target,
+    log,
+    request.fromWal,
+  );
+  const admin = CLUSTER_ROLES.admin;
+  const own = cluster.options.passwords.admin.replace(/'/g, "''");
+  await asOriginal.query(`ALTER ROLE "${admin}" WITH PASSWORD '${own}'`);
+  await cluster.ensure();
+  const temporary = await cluster.query<{ rolname: string }>(
+    `SELECT rolname FROM pg_roles WHERE rolname LIKE 'tmp\\_%'`,
+  );
+  for (const { rolname } of temporary) await cluster.revokeCredentials(rolname);
+  await log("the clone's roles have its own passwords; the original's temporary credentials were dropped");
+  return `${detail}; the clone's own passwords set`;
+}
+
 /** Every table of every database of the cluster, with its row count (`db.schema.table`). */
 async function rowCounts(cluster: PostgresCluster, databases: readonly string[]) {
   const counts: Record<string, number> = {};
@@ -187,6 +264,8 @@ export function createDatabases(c: LocalContext): Databases {
       const cluster = await required(key);
       if (!(await cluster.isRunning())) await cluster.ensure();
       const repository = repositoryOf(c.dataDir, key);
+      // Its WAL is in this incarnation's archive: a restore after the deployment was re-created finds it.
+      await noteBackupIncarnation(c, key, repository, request.id);
       // runtime-local's base backup always asks PostgreSQL for an immediate checkpoint (fast => true).
       const manifest = await takeBaseBackup({
         repository,
@@ -220,16 +299,19 @@ export function createDatabases(c: LocalContext): Databases {
       let walSegments = 0;
       if (wal) {
         const names = walSegmentRange(wal.startWal, wal.stopWal);
-        problems.push(...(await verifyArchivedWal(pathsOf(c.dataDir, key).archive, names)));
+        const archive = await archiveOfBackup(c.dataDir, key, repositoryOf(c.dataDir, key), id);
+        problems.push(...(await verifyArchivedWal(archive, names)));
         walSegments = names.length;
       }
       return { problems, files: r.files, walSegments };
     },
     async deleteBaseBackup(key, id) {
-      await repositoryOf(c.dataDir, key).deletePrefix(`base/${id}/`);
+      const repository = repositoryOf(c.dataDir, key);
+      await repository.deletePrefix(`base/${id}/`);
+      await repository.deletePrefix(incarnationObject(id));
     },
     async walArchive(key) {
-      return (await listArchivedWal(pathsOf(c.dataDir, key).archive))
+      return (await listArchivedWal(await archiveOf(c, key)))
         .filter((s) => /^[0-9A-F]{24}$/.test(s.name))
         .map((s) => ({ name: s.name, walEndTime: s.walEndTime, archivedAt: s.archivedAt }));
     },
@@ -240,7 +322,7 @@ export function createDatabases(c: LocalContext): Databases {
       return row ? toArchiverStatus(row) : null;
     },
     async deleteWal(key, segments) {
-      await deleteArchivedWal(pathsOf(c.dataDir, key).archive, segments);
+      await deleteArchivedWal(await archiveOf(c, key), segments);
     },
     async restoreBaseBackup(key, request) {
       const cluster = await required(key);
@@ -249,9 +331,10 @@ export function createDatabases(c: LocalContext): Databases {
     },
     async recover(key, request, log) {
       const cluster = await required(key);
+      if (request.from !== key) return recoverClone(c, cluster, request, log);
       return recoverCluster(
         cluster,
-        { key: request.from, archiveDir: pathsOf(c.dataDir, request.from).archive },
+        { key: request.from, archiveDir: await sourceArchive(c, request.from, request.backupId) },
         request.target,
         log,
         request.fromWal,
@@ -291,7 +374,7 @@ export function createDatabases(c: LocalContext): Databases {
         await restoreFiles(repositoryOf(c.dataDir, key), scratch, request.backupId, false);
         await recoverCluster(
           scratch,
-          { key, archiveDir: pathsOf(c.dataDir, key).archive },
+          { key, archiveDir: await sourceArchive(c, key, request.backupId) },
           { kind: 'latest' },
           log,
           request.startWal,

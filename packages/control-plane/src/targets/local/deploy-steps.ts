@@ -2,11 +2,11 @@
  * The local runtime's own operations: the steps of deploy, stop and delete and what each does. Every step
  * is idempotent, so a resumed operation is safe. Rollouts run the deploy steps inside their operations.
  */
-import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { z } from 'zod';
 import { PreconditionFailedError, type DeploymentSpec, type Operation } from '@msp/core';
 import type { StepContext } from '../../operations/engine.js';
+import { healthOf } from '../../deployments/health.js';
 import { inputOf } from '../../operations/inputs.js';
 import type { TargetSteps } from '../../runtime-port.js';
 import { generateSecret } from '../../secrets.js';
@@ -21,6 +21,7 @@ import {
   type LocalContext,
 } from './context.js';
 import { currentOf, previousOf } from './generations.js';
+import { ensureVolumeDirs } from './volumes.js';
 import { ensureInstances, soak } from './workload.js';
 
 export const localSteps: TargetSteps = {
@@ -57,8 +58,11 @@ function deploySteps(c: LocalContext): Record<string, Step> {
     },
     async volumes(row, spec) {
       const volumes = spec.environment.resources?.volumes ?? [];
-      for (const v of volumes)
-        await mkdir(join(pathsOf(c.dataDir, row.key).volumes, v.name), { recursive: true });
+      await ensureVolumeDirs(
+        c,
+        row.key,
+        volumes.map((v) => v.name),
+      );
       return volumes.length ? volumes.map((v) => v.name).join(', ') : 'no volumes';
     },
     async instances(row, spec, ctx) {
@@ -85,6 +89,7 @@ function deploySteps(c: LocalContext): Record<string, Step> {
           soakMs,
           await store.ensureSecret(row.key, 'diagnostics', generateSecret),
           (probes?.timeout ?? 3) * 1000,
+          ctx.signal,
         );
         if (verdict.kind === 'fail') {
           // Back to the previous release: route first, then take the failed one down.
@@ -105,9 +110,14 @@ function deploySteps(c: LocalContext): Record<string, Step> {
     },
     async record(row, spec) {
       const current = currentOf(deploymentOf(c, row.key).generations);
+      // Healthy only with the minimum of instances running healthy (a resumed deploy may find none).
+      const health = healthOf(
+        spec,
+        instancesOf(c, current).map((s) => s.state.kind),
+      );
       await store.setDesiredState(row.key, 'running');
       await store.markApplied(row.key, row.specHash);
-      await store.setStatus(row.key, 'healthy', null, current?.release ?? null);
+      await store.setStatus(row.key, health.status, health.detail, current?.release ?? null);
       await store.addEvent({
         deploymentKey: row.key,
         kind: 'deployed',

@@ -2,8 +2,10 @@
  * What the supervisor's events mean for a deployment: an instance that exited is counted and reported; a
  * health change of the current generation moves the route and, outside operations, the deployment's status.
  */
+import type { DeploymentSpec } from '@msp/core';
+import { healthOf, RUNTIME_STATUSES } from '../../deployments/health.js';
 import { currentOf } from './generations.js';
-import { deploymentOfInstance, instancesOf, refreshRoute, type LocalContext } from './context.js';
+import { deploymentOfInstance, refreshRoute, type LocalContext } from './context.js';
 
 export function watchInstanceHealth(c: LocalContext): void {
   const { store, supervisor } = c;
@@ -20,6 +22,9 @@ export function watchInstanceHealth(c: LocalContext): void {
       });
     })().catch(() => undefined);
   });
+  // One status update at a time per deployment, in the order of the events: a restart's "degraded" must
+  // never land after the "healthy" that followed it.
+  const queues = new Map<string, Promise<void>>();
   supervisor.on('state', ({ id, previous, status }) => {
     const key = deploymentOfInstance(id);
     const d = c.deployments.get(key);
@@ -27,22 +32,27 @@ export function watchInstanceHealth(c: LocalContext): void {
     // Instances being stopped on purpose change nothing: a stop removes the route itself.
     if (!current?.instanceIds.includes(id) || c.stopping.has(id)) return;
     refreshRoute(c, key);
-    const all = instancesOf(c, current);
-    const healthy = all.filter((s) => s.state.kind === 'healthy').length;
-    const failed = all.find((s) => s.state.kind === 'precondition_failed');
-    // While an operation drives the deployment it owns the status; afterwards health changes show here.
-    if (previous.kind === 'healthy' || (status.state.kind === 'healthy' && previous.kind !== 'starting')) {
-      const next = healthy === all.length ? 'healthy' : failed ? 'failed' : 'degraded';
-      void store
-        .setStatus(key, next, next === 'healthy' ? null : `${healthy}/${all.length} instances healthy`)
-        .then(() =>
-          store.addEvent({
-            deploymentKey: key,
-            kind: `health-${next}`,
-            message: `${id}: ${previous.kind} → ${status.state.kind}`,
-          }),
-        )
-        .catch(() => undefined);
-    }
+    // Every change counts, starting → healthy after a crash too: the status follows the runtime. The
+    // instances are read when the update runs, so a queued one writes what is true then.
+    const update = async () => {
+      const row = await store.getDeployment(key);
+      const now = c.deployments.get(key);
+      // While an operation drives the deployment (deploying, restoring, stopped) it owns the status.
+      if (!row || !RUNTIME_STATUSES.has(row.status) || !now || currentOf(now.generations) !== current) return;
+      const states = current.instanceIds.map((i) => c.supervisor.get(i)?.state.kind ?? 'stopped');
+      const next = healthOf(row.spec as DeploymentSpec, states);
+      if (next.status === row.status && next.detail === row.statusDetail) return;
+      await store.setStatus(key, next.status, next.detail);
+      await store.addEvent({
+        deploymentKey: key,
+        kind: `health-${next.status}`,
+        message: `${id}: ${previous.kind} → ${status.state.kind}${next.detail ? ` (${next.detail})` : ''}`,
+      });
+    };
+    const queued = (queues.get(key) ?? Promise.resolve()).then(update).catch(() => undefined);
+    queues.set(key, queued);
+    void queued.then(() => {
+      if (queues.get(key) === queued) queues.delete(key);
+    });
   });
 }

@@ -5,7 +5,7 @@
  * capabilities backups use), credentials and database-watchdog (background loops), status (what it reports).
  */
 import { fileURLToPath } from 'node:url';
-import { UnavailableError, type DeploymentSpec } from '@msp/core';
+import { runtimeOf, UnavailableError, type DeploymentSpec } from '@msp/core';
 import {
   createArtifactStore,
   createProxy,
@@ -16,6 +16,7 @@ import {
   type Proxy,
 } from '@msp/runtime-local';
 import type { DataDir } from '../../data-dir.js';
+import { minInstancesOf } from '../../deployments/health.js';
 import type { RuntimeTarget, Workloads } from '../../runtime-port.js';
 import type { StateStore } from '../../state/store.js';
 import {
@@ -69,6 +70,19 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const reaped = await reapStaleInstances(dataDir.logs);
   if (reaped.length > 0)
     log(`local runtime: stopped ${reaped.length} instance(s) left by a previous control plane`);
+
+  // Nothing of this target runs now (a stale instance was just stopped): a status a previous control plane
+  // wrote ("healthy") is not true until a deploy starts the instances again.
+  for (const row of await store.listDeployments()) {
+    const spec = row.spec as DeploymentSpec;
+    if (row.desiredState !== 'running' || !['healthy', 'degraded'].includes(row.status)) continue;
+    if (runtimeOf(spec) !== 'local') continue;
+    await store.setStatus(
+      row.key,
+      'starting',
+      `0/${minInstancesOf(spec)} instances running since the control plane started`,
+    );
+  }
 
   let proxy: Proxy;
   try {

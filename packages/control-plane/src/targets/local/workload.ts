@@ -3,8 +3,8 @@
  * behind its startup gate, and the soak that watches a new generation after the route moved to it.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PreconditionFailedError, healthGateVerdict, type DeploymentSpec } from '@msp/core';
 import {
   findFreePort,
@@ -26,6 +26,7 @@ import {
   type LocalContext,
 } from './context.js';
 import { currentOf, type Generation } from './generations.js';
+import { ensureVolumeDirs } from './volumes.js';
 
 const envName = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
@@ -104,9 +105,14 @@ const gateInstance = (s: InstanceStatus, restartsBefore = 0) => ({
       : {}),
 });
 
-async function startupGate(c: LocalContext, ids: readonly string[], limitMs: number) {
+/** Waits `ms`, or throws the signal's reason as soon as it aborts (a lost lease stops every wait). */
+const pause = (ms: number, signal: AbortSignal) =>
+  sleep(ms, undefined, { signal }).catch(() => signal.throwIfAborted());
+
+async function startupGate(c: LocalContext, ids: readonly string[], limitMs: number, signal: AbortSignal) {
   const started = Date.now();
   for (;;) {
+    signal.throwIfAborted();
     const all = ids.map((id) => c.supervisor.get(id)).filter((s): s is InstanceStatus => s !== undefined);
     const verdict = healthGateVerdict({
       phase: 'startup',
@@ -115,7 +121,7 @@ async function startupGate(c: LocalContext, ids: readonly string[], limitMs: num
       limitMs,
     });
     if (verdict.kind !== 'wait') return verdict;
-    await new Promise((r) => setTimeout(r, 100));
+    await pause(100, signal);
   }
 }
 
@@ -129,10 +135,12 @@ export async function soak(
   soakMs: number,
   secret: string,
   timeoutMs: number,
+  signal: AbortSignal,
 ) {
   const started = Date.now();
   const failuresInARow = new Map<string, number>();
   for (;;) {
+    signal.throwIfAborted();
     const all = instancesOf(c, g);
     await Promise.all(
       all.map(async (s) => {
@@ -148,7 +156,7 @@ export async function soak(
       probeFailures: Math.max(0, ...failuresInARow.values()),
     });
     if (verdict.kind !== 'wait') return verdict;
-    await new Promise((r) => setTimeout(r, 250));
+    await pause(250, signal);
   }
 }
 
@@ -191,9 +199,11 @@ export async function ensureInstances(
       `build.local.dir of ${spec.service.service.id} does not exist: ${codeDir}`,
     );
   }
-  for (const v of spec.environment.resources?.volumes ?? []) {
-    await mkdir(join(c.dataDir.volumes, slugOf(row.key), v.name), { recursive: true });
-  }
+  await ensureVolumeDirs(
+    c,
+    row.key,
+    (spec.environment.resources?.volumes ?? []).map((v) => v.name),
+  );
   const release = target?.version ?? releaseOf(spec, codeDir);
   const env = await instanceEnv(c, row, spec, release);
   const probes = spec.environment.healthProbes;
@@ -234,7 +244,14 @@ export async function ensureInstances(
     ...(digest ? { digest } : {}),
     instanceIds,
   };
-  const gate = await startupGate(c, instanceIds, probe.startupDeadlineMs + 2000);
+  let gate: Awaited<ReturnType<typeof startupGate>>;
+  try {
+    gate = await startupGate(c, instanceIds, probe.startupDeadlineMs + 2000, ctx.signal);
+  } catch (error) {
+    // The lease was lost: whoever holds it now starts its own; these never took traffic.
+    await stopGeneration(c, starting, 0);
+    throw error;
+  }
   const settled = instancesOf(c, starting);
   if (gate.kind === 'fail') {
     const first = settled.find((s) => s.state.kind !== 'healthy') ?? settled[0];
