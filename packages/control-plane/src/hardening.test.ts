@@ -6,16 +6,20 @@
  * "healthy" for a deployment that runs no instance.
  */
 import assert from 'node:assert/strict';
-import { appendFile, chmod, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { appendFile, chmod, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { findFreePort } from '@msp/runtime-local';
+import { findFreePort, serviceOsUser } from '@msp/runtime-local';
 import { createBackupsModule } from './backups/module.js';
 import { startControlPlane, type ControlPlane } from './server.js';
 import { createLocalRuntime } from './targets/local/index.js';
-import { createFixtureRepo, eventually, type FixtureRepo } from './testing/fixture-repo.js';
+import { createFixtureRepo, eventually, requestVia, type FixtureRepo } from './testing/fixture-repo.js';
 import { localTargetOf } from './testing/local-target.js';
+
+const run = promisify(execFile);
 
 describe('hardening (issue 9)', () => {
   let repo: FixtureRepo;
@@ -100,6 +104,30 @@ describe('hardening (issue 9)', () => {
     await succeeded(String(r.body.id));
     assert.equal(await mode(join(root, 'files')), '700');
     assert.equal(await mode(join(root, 'files', 'upload.txt')), '600');
+  });
+
+  test('#4: instances bind loopback only and run as an unprivileged user who can write only their own folders', async () => {
+    const status = cp.runtime.status(key)!;
+    const instance = status.instances[0]!;
+    // Through the proxy it answers; on another loopback address (not the one it bound) nobody listens.
+    const via = await requestVia(proxyPort, new URL(status.urls[0]!).hostname, '/v1/releases');
+    assert.equal(via.status, 200, via.text);
+    await assert.rejects(fetch(`http://127.0.0.2:${instance.port!}/v1/releases`), (e: Error) =>
+      /ECONNREFUSED/.test(String((e.cause as Error | undefined)?.message ?? e.message)),
+    );
+    const user = await serviceOsUser();
+    if (!user.switchUser) return; // not root: instances run as the current user
+    const uid = /^Uid:\s+(\d+)/m.exec(await readFile(`/proc/${instance.pid!}/status`, 'utf8'))?.[1];
+    assert.equal(Number(uid), user.uid, `the instance runs as ${user.name}`);
+    const as = (script: string) =>
+      run('su', ['-s', '/bin/sh', user.name, '-c', script]).then(
+        (r) => r.stdout.trim(),
+        () => 'denied',
+      );
+    const volume = join(localTargetOf(cp).paths(key).volumes, 'files');
+    assert.equal(await as(`touch ${join(volume, 'written')} && echo wrote`), 'wrote');
+    assert.equal(await as(`cat ${join(cp.dataDir.root, 'admin-token')}`), 'denied');
+    assert.equal(await as(`touch ${join(cp.dataDir.root, 'planted')} 2>/dev/null && echo wrote`), 'denied');
   });
 
   test("#8: a clone restored from a backup has its own database passwords, not the original's", async () => {

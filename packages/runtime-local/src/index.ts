@@ -9,4 +9,10 @@ export * from './logs/log-writer.js';
 export * from './logs/log-reader.js';
 export * from './artifacts/index.js';
 export * from './backup/index.js';
-export { ensurePrivateDir, makeTreePrivate, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.js';
+export {
+  ensurePrivateDir,
+  giveTreeTo,
+  makeTreePrivate,
+  PRIVATE_DIR_MODE,
+  PRIVATE_FILE_MODE,
+} from './private-files.js';

@@ -4,7 +4,7 @@
  * mode: the data dir must stay traversable for the PostgreSQL user.
  */
 import { chmodSync, mkdirSync } from 'node:fs';
-import { chmod, chown, lstat, mkdir, readdir } from 'node:fs/promises';
+import { chmod, chown, lchown, lstat, mkdir, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export const PRIVATE_DIR_MODE = 0o700;
@@ -66,6 +66,20 @@ export async function shareTreeWithGroup(root: string, gid: number): Promise<voi
     } else {
       await chmod(path, privateFileMode(s.mode) | (s.mode & 0o100 ? 0o050 : 0o040));
     }
+  };
+  await walk(root);
+}
+
+/**
+ * Gives a tree to another user (owner and group), keeping its modes: a deployment's volumes belong to
+ * the user its instances run as, so they can write there and nowhere else. Symlinks are re-owned, not
+ * followed.
+ */
+export async function giveTreeTo(root: string, uid: number, gid: number): Promise<void> {
+  const walk = async (path: string): Promise<void> => {
+    const s = await lstat(path);
+    if (s.uid !== uid || s.gid !== gid) await lchown(path, uid, gid);
+    if (s.isDirectory()) for (const name of await readdir(path)) await walk(join(path, name));
   };
   await walk(root);
 }

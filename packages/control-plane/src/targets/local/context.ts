@@ -11,6 +11,7 @@ import {
   createPostgresCluster,
   findFreePort,
   type InstanceStatus,
+  type OsUser,
   type PostgresCluster,
   type Proxy,
   type Supervisor,
@@ -41,6 +42,8 @@ export interface LocalPaths {
   volumes: string;
   /** The deployment's backup repository (base backups and volume snapshots). */
   backups: string;
+  /** HOME of its instances: owner-only, owned by the user they run as. */
+  home: string;
 }
 
 export interface LocalContext {
@@ -52,6 +55,11 @@ export interface LocalContext {
   artifacts: ReturnType<typeof createArtifactStore>;
   /** This installation's node_modules, for bundles that have none of their own. */
   ownNodeModules: string | undefined;
+  /**
+   * The user instances run as: `msp-service` when MSP runs as root (instances never run as root, which owns
+   * the admin token and every secret), else the current user (`switchUser` false).
+   */
+  serviceUser: OsUser;
   defaultSoakMs: number;
   deployments: Map<string, LocalDeployment>;
   clusters: Map<string, PostgresCluster>;
@@ -70,6 +78,7 @@ export function pathsOf(dataDir: DataDir, key: string): LocalPaths {
     cluster: join(dataDir.clusters, slug),
     volumes: join(dataDir.volumes, slug),
     backups: join(dataDir.root, 'backups', slug),
+    home: join(dataDir.root, 'homes', slug),
   };
 }
 

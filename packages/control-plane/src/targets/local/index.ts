@@ -12,6 +12,7 @@ import {
   createSupervisor,
   findNodeModules,
   reapStaleInstances,
+  serviceOsUser,
   type PostgresCluster,
   type Proxy,
 } from '@msp/runtime-local';
@@ -105,6 +106,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     artifacts: createArtifactStore({ root: dataDir.root }),
     // Bundles have no node_modules of their own: they resolve modules from this installation's.
     ownNodeModules: findNodeModules(fileURLToPath(new URL('.', import.meta.url))),
+    serviceUser: await serviceOsUser(),
     defaultSoakMs:
       options.soakMs ??
       (process.env.MSP_SOAK_SECONDS !== undefined ? Number(process.env.MSP_SOAK_SECONDS) * 1000 : 3000),

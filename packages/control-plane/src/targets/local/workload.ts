@@ -22,11 +22,12 @@ import {
   clusterFor,
   deploymentOf,
   instancesOf,
+  pathsOf,
   stopGeneration,
   type LocalContext,
 } from './context.js';
 import { currentOf, type Generation } from './generations.js';
-import { ensureVolumeDirs } from './volumes.js';
+import { ensureHomeDir, ensureVolumeDirs } from './volumes.js';
 
 const envName = (s: string) => s.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
@@ -58,7 +59,7 @@ async function instanceEnv(
   const { store } = c;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
-    HOME: process.env.HOME ?? '/tmp',
+    HOME: pathsOf(c.dataDir, row.key).home,
     NODE_ENV: 'production',
     MSP: 'true',
     ENVIRONMENT_ID: spec.environment.id,
@@ -193,7 +194,11 @@ export async function ensureInstances(
   if (digest) {
     // The release's own code, verified against its digest before every start.
     const nodeModules = findNodeModules(workingTree) ?? c.ownNodeModules;
-    codeDir = await c.artifacts.extract(digest, nodeModules ? { nodeModules } : {});
+    codeDir = await c.artifacts.extract(digest, {
+      ...(nodeModules ? { nodeModules } : {}),
+      // Readable (never writable) by the user instances run as; nobody else reads a release's code.
+      ...(c.serviceUser.switchUser ? { readableByGroup: c.serviceUser.gid } : {}),
+    });
   } else if (!existsSync(codeDir)) {
     throw new PreconditionFailedError(
       `build.local.dir of ${spec.service.service.id} does not exist: ${codeDir}`,
@@ -204,6 +209,7 @@ export async function ensureInstances(
     row.key,
     (spec.environment.resources?.volumes ?? []).map((v) => v.name),
   );
+  await ensureHomeDir(c, row.key);
   const release = target?.version ?? releaseOf(spec, codeDir);
   const env = await instanceEnv(c, row, spec, release);
   const probes = spec.environment.healthProbes;
@@ -229,6 +235,8 @@ export async function ensureInstances(
       env,
       port: await findFreePort(),
       probe,
+      // Never as root: the supervisor (root) owns the admin token and every secret.
+      ...(c.serviceUser.switchUser ? { user: { uid: c.serviceUser.uid, gid: c.serviceUser.gid } } : {}),
     });
     instanceIds.push(instanceId);
   }
