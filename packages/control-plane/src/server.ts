@@ -204,7 +204,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const runtime = targets.view;
 
     const owner = `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
-    const engine = createOperationEngine({ store, boss, handlers: [targets.handler], owner });
+    const engine = createOperationEngine({ store, boss, handlers: [targets.handler], owner, log });
     cleanups.push(() => engine.stop());
 
     const routes: ApiRoutes[] = [];
