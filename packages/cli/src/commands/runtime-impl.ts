@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseDuration } from '@msp/core';
+import { classifyError, parseDuration } from '@msp/core';
 import type { TemporaryDbAccess } from '@msp/control-plane';
 import { CliError, printJson } from '../cli-support.js';
 import { connect } from '../client.js';
@@ -169,7 +169,17 @@ async function runControlPlane(options: {
     const deadline = Date.now() + options.waitMs;
     const seen = new Map<string, string>();
     for (;;) {
-      const deployments = (await cp.store.listDeployments()).filter((d) => d.desiredState === 'running');
+      // Ctrl-C ends the wait; a state database that is down for a moment (restarted by itself) does not.
+      const listed = await cp.store.listDeployments().catch((error: unknown) => {
+        if (stopping || classifyError(error).retryable) return undefined;
+        throw error;
+      });
+      if (stopping) return;
+      if (!listed) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      const deployments = listed.filter((d) => d.desiredState === 'running');
       for (const d of deployments) {
         const line = `${d.status}${d.statusDetail ? `: ${d.statusDetail}` : ''}`;
         if (seen.get(d.key) !== line) {

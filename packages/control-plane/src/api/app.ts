@@ -30,6 +30,8 @@ export interface ApiDependencies {
   ) => Promise<Array<{ kind: string; key: string; reason: string; operationId?: string }>>;
   metrics: Registry;
   info: () => Record<string, unknown>;
+  /** What keeps the control plane from serving (its state database down), for /-/healthz: 503 with it. */
+  health?: () => Promise<MspError | undefined>;
   routes?: ApiRoutes[];
   /** Apps mounted at a path outside /api/v1, before the bearer auth (they do their own). */
   mounts?: ApiMount[];
@@ -89,13 +91,16 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
 
   app.onError((error, c) => {
     const status = httpStatusOf(error);
-    if (status >= 500) console.error('control plane: request failed:', error);
+    if (status === 500) console.error('control plane: request failed:', error);
     return c.json(errorBody(error), status as 400);
   });
   app.notFound((c) => c.json(errorBody(new NotFoundError(`No route ${c.req.method} ${c.req.path}.`)), 404));
 
   // Every call is authenticated; the only open path is the control plane's own liveness probe.
-  app.get('/-/healthz', (c) => c.text('ok'));
+  app.get('/-/healthz', async (c) => {
+    const problem = await deps.health?.();
+    return problem ? c.json(errorBody(problem), 503) : c.text('ok');
+  });
   for (const m of deps.mounts ?? []) app.route(m.path, m.app);
   app.use('*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
