@@ -23,6 +23,7 @@ import {
 import { createMetrics } from './metrics.js';
 import { createOperationEngine, type OperationEngine, type OperationHandler } from './operations/engine.js';
 import { reconcile, type ReconcileResult } from './reconciler.js';
+import { createRepoState } from './repo-state.js';
 import type { RuntimeTarget } from './runtime-port.js';
 import {
   startRuntimeTargets,
@@ -220,13 +221,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (parts.stop) cleanups.push(parts.stop);
     }
 
+    const repoState = createRepoState({ store, log });
     const reconcileNow = async (by = 'reconciler') => {
       const result = await reconcile({ repoDir: options.repoDir, store, engine, targets, by });
-      if (result.diagnostics.length > 0) {
-        log(
-          `reconciler: the platform repo does not validate; nothing changed:\n  ${result.diagnostics.join('\n  ')}`,
-        );
-      }
+      await repoState.record(result.diagnostics);
       for (const a of result.actions) {
         log(`reconciler: ${a.kind} ${a.key}: ${a.reason}${a.error ? ` (not queued: ${a.error})` : ''}`);
       }
@@ -242,6 +240,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       reconcile: async (by) => (await reconcileNow(by)).actions,
       metrics: createMetrics(store, runtime),
       health,
+      repo: () => repoState.current() ?? null,
       info: () => ({
         version: MSP_VERSION,
         repo: options.repoDir,

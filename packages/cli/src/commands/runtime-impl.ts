@@ -235,8 +235,20 @@ export async function server(opts: ServerOptions): Promise<void> {
 
 export async function status(opts: { repo?: string; json?: boolean }): Promise<void> {
   const client = connect(opts);
-  const result = await client.get<{ proxyUrl: string | null; deployments: StatusDeployment[] }>('/status');
+  const result = await client.get<{
+    proxyUrl: string | null;
+    repo?: { valid: boolean; diagnostics: string[] } | null;
+    deployments: StatusDeployment[];
+  }>('/status');
   if (opts.json) return printJson(result);
+  if (result.repo && !result.repo.valid) {
+    // Not a failure of this command (exit 0): the deployments below keep their last good spec.
+    console.log(
+      `The platform repo does not validate (${result.repo.diagnostics.length} error(s)); nothing in it is applied until it does:\n  ` +
+        result.repo.diagnostics.join('\n  ') +
+        '\nThe deployments keep running with their last good spec. Fix them (`msp spec validate` checks) and save: the control plane picks the change up.\n',
+    );
+  }
   console.log(statusTable(result.deployments));
   if (result.proxyUrl) console.log(`\nproxy: ${result.proxyUrl}`);
 }

@@ -18,6 +18,7 @@ import {
 import type { StateStore } from '../state/store.js';
 import type { OperationEngine } from '../operations/engine.js';
 import type { RuntimeTarget } from '../runtime-port.js';
+import type { RepoState } from '../repo-state.js';
 import { openApiDocument } from './openapi.js';
 import { deploymentActionBody, pgConnectBody } from './schemas.js';
 
@@ -32,6 +33,8 @@ export interface ApiDependencies {
   info: () => Record<string, unknown>;
   /** What keeps the control plane from serving (its state database down), for /-/healthz: 503 with it. */
   health?: () => Promise<MspError | undefined>;
+  /** Whether the platform repo validates, as the last reconcile found it (null before one ran). */
+  repo?: () => RepoState | null;
   routes?: ApiRoutes[];
   /** Apps mounted at a path outside /api/v1, before the bearer auth (they do their own). */
   mounts?: ApiMount[];
@@ -129,6 +132,7 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
     const deployments = await store.listDeployments();
     return c.json({
       proxyUrl: runtime.proxyUrl() ?? null,
+      repo: deps.repo?.() ?? null,
       deployments: deployments.map((d) => ({
         key: d.key,
         kind: d.kind,
@@ -165,7 +169,10 @@ export function createApiApp(deps: ApiDependencies): Hono<Env> {
     });
   }
 
-  api.post('/reconcile', async (c) => c.json({ actions: await deps.reconcile(c.get('principal').name) }));
+  // 200 even when the repo does not validate: the reconcile ran and changed nothing; `repo` says why.
+  api.post('/reconcile', async (c) =>
+    c.json({ actions: await deps.reconcile(c.get('principal').name), repo: deps.repo?.() ?? null }),
+  );
 
   api.get('/operations', async (c) => {
     const limit = Number(c.req.query('limit') ?? 50);
