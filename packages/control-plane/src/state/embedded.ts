@@ -44,7 +44,7 @@ export function superviseStateDatabase(
   options: { log: (line: string) => void; restarted?: () => Promise<void>; intervalMs?: number },
 ): Watchdog {
   return startWatchdog({
-    intervalMs: options.intervalMs ?? 1000,
+    intervalMs: options.intervalMs ?? 500,
     watched: () => Promise.resolve([['state', cluster] as const]),
     restarting: () =>
       options.log('control plane: the state database is not running; starting it (crash recovery)'),
