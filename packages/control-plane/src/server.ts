@@ -187,7 +187,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const queue = createJobQueue(databaseUrl, { log, health });
     const boss = queue.boss;
     await boss.start();
-    cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5000 }));
+    cleanups.push(() => queue.stop());
 
     const targetDeps: TargetDeps = { store, dataDir, repoDir: options.repoDir };
     const targets = await startRuntimeTargets(await factoriesOf(options, targetDeps), targetDeps);

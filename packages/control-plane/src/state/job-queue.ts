@@ -2,31 +2,42 @@
  * The job queue (pg-boss) over the state database, made safe for a state database that goes away.
  * pg-boss 10 marks a job complete or failed without awaiting it (manager.js, onFetch): were the state
  * database down at that moment, the rejection would be unhandled and end the process with a stack trace.
- * So a worker's handler, whatever it did, returns only once the state database answers again; while the
- * control plane stops and the database is down, it never returns (nothing is marked, nothing is left to fail).
+ * So a worker's handler, whatever it did, returns only once the state database answers again. Once the
+ * control plane stops, a statement of the queue that fails is dropped instead (the operations table, not the
+ * queue, says what is unfinished; the next start resumes it), so stopping is clean with the database down.
  */
+import pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { HealthCheck } from './health.js';
 
 export interface JobQueue {
   readonly boss: PgBoss;
-  /** From now on a handler that finishes while the database is down is left pending (call before stopping). */
+  /** From now on a failed statement of the queue is dropped, not thrown (call before stopping the workers). */
   close(): void;
+  stop(): Promise<void>;
 }
 
 export function createJobQueue(
   connectionString: string,
   options: { log: (line: string) => void; health: HealthCheck },
 ): JobQueue {
-  const boss = new PgBoss({ connectionString, max: 4, schema: 'pgboss' });
-  boss.on('error', (e: Error) => options.log(`job queue: ${e.message}`));
   let closed = false;
+  const pool = new pg.Pool({ connectionString, max: 4, application_name: 'pgboss' });
+  pool.on('error', (e: Error) => options.log(`job queue: ${e.message}`));
+  const db = {
+    async executeSql(text: string, values?: unknown[]) {
+      try {
+        return await pool.query(text, values);
+      } catch (error) {
+        if (closed) return undefined as unknown as pg.QueryResult; // pg-boss reads it as "nothing affected"
+        throw error;
+      }
+    },
+  };
+  const boss = new PgBoss({ db, schema: 'pgboss' });
+  boss.on('error', (e: Error) => options.log(`job queue: ${e.message}`));
   const answered = async (): Promise<void> => {
-    for (;;) {
-      if (!(await options.health())) return;
-      if (closed) return new Promise<never>(() => undefined);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    while (!closed && (await options.health())) await new Promise((r) => setTimeout(r, 500));
   };
   const work = boss.work.bind(boss) as (...args: unknown[]) => Promise<string>;
   const guarded = (...args: unknown[]): Promise<string> => {
@@ -58,6 +69,11 @@ export function createJobQueue(
     boss: view,
     close() {
       closed = true;
+    },
+    async stop() {
+      closed = true;
+      await boss.stop({ graceful: false, wait: true, timeout: 5000 });
+      await pool.end();
     },
   };
 }

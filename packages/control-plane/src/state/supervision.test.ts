@@ -8,7 +8,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { findFreePort } from '@msp/runtime-local';
-import { startControlPlane } from '../server.js';
+import { startControlPlane, type FeatureModule } from '../server.js';
+import { fakeTargetFactory } from '../testing/fake-target.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import { createFixtureRepo, eventually } from '../testing/fixture-repo.js';
 import { mspUpHarness } from '../testing/msp-process.js';
@@ -134,4 +135,61 @@ test('msp up: a state database killed while up waits is back; Ctrl-C after anoth
   assert.equal(await code, 0, output);
   assert.match(output, /msp: stopped/);
   assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+});
+
+test('a step that ends while the state database is down: no unhandled rejection, the operation resumes', async () => {
+  const repo = await createFixtureRepo({ name: 'statekill-op' });
+  cleanups.push(() => rm(repo.dir, { recursive: true, force: true }));
+  // One operation kind whose only step waits until the test lets it go (the first time it runs).
+  let stepStarted!: () => void;
+  const started = new Promise<void>((r) => (stepStarted = r));
+  let letGo!: () => void;
+  const released = new Promise<void>((r) => (letGo = r));
+  let runs = 0;
+  const blocking: FeatureModule = {
+    name: 'blocking',
+    setup: () =>
+      Promise.resolve({
+        handlers: [
+          {
+            kinds: ['test-block'],
+            steps: () => ['wait'],
+            async runStep() {
+              if (++runs > 1) return 'again';
+              stepStarted();
+              await released;
+              return 'released';
+            },
+          },
+        ],
+      }),
+  };
+  const cp = await startControlPlane({
+    repoDir: repo.dir,
+    port: await findFreePort(),
+    targets: { local: fakeTargetFactory('local') },
+    modules: [blocking],
+    reconcile: false,
+    log: () => undefined,
+  });
+  cleanups.push(() => cp.stop());
+  const before = unhandled.length;
+  const op = await cp.engine.enqueue({
+    kind: 'test-block',
+    deploymentKey: key,
+    reason: 'test',
+    createdBy: 'test',
+  });
+  await started;
+  // The step ends just after the state database died: its checkpoint cannot be written, the job neither.
+  await killStatePostmaster(cp.dataDir.stateCluster);
+  letGo();
+  // Its lease runs out (it could not be released), another pass takes the operation over and ends it.
+  const done = await eventually('the operation to finish', 60_000, async () => {
+    const o = await cp.store.getOperation(op.id);
+    return o?.status === 'succeeded' || o?.status === 'failed' ? o : undefined;
+  });
+  assert.equal(done.status, 'succeeded', JSON.stringify(done));
+  assert.equal(runs, 2, 'the step ran again when the operation was resumed');
+  assert.deepEqual(unhandled.slice(before), []);
 });
