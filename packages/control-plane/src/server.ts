@@ -8,15 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
-import PgBoss from 'pg-boss';
+import type PgBoss from 'pg-boss';
 import { UnavailableError } from '@msp/core';
 import { MSP_VERSION } from '@msp/core/version';
-import { createPostgresCluster, findFreePort, type PostgresCluster } from '@msp/runtime-local';
 import { createApiApp, type ApiMount, type ApiRoutes } from './api/app.js';
 import {
   dataDirOf,
   prepareDataDir,
-  readJson,
   removeEndpoint,
   writeEndpoint,
   writeSecretFile,
@@ -25,6 +23,7 @@ import {
 import { createMetrics } from './metrics.js';
 import { createOperationEngine, type OperationEngine, type OperationHandler } from './operations/engine.js';
 import { reconcile, type ReconcileResult } from './reconciler.js';
+import { createRepoState } from './repo-state.js';
 import type { RuntimeTarget } from './runtime-port.js';
 import {
   startRuntimeTargets,
@@ -34,6 +33,10 @@ import {
 } from './targets/registry.js';
 import { createSecretBox, generateSecret, loadOrCreateKey } from './secrets.js';
 import { createDb, type Db } from './state/db.js';
+import { startEmbeddedState, superviseStateDatabase } from './state/embedded.js';
+import { stateDatabaseHealth } from './state/health.js';
+import { createJobQueue } from './state/job-queue.js';
+import { stateDatabaseError } from './state/unavailable.js';
 import { CORE_MIGRATIONS, migrateState, type MigrationSet } from './state/migrate.js';
 import { createStateStore, type StateStore } from './state/store.js';
 
@@ -101,35 +104,6 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-interface StateConfig {
-  port: number;
-  passwords: { admin: string; workload: string; operator: string };
-}
-
-async function startEmbeddedState(dir: DataDir): Promise<{ cluster: PostgresCluster; url: string }> {
-  let config = await readJson<StateConfig>(dir.stateConfig);
-  if (!config) {
-    config = {
-      port: await findFreePort(),
-      passwords: { admin: generateSecret(), workload: generateSecret(), operator: generateSecret() },
-    };
-    await writeSecretFile(dir.stateConfig, JSON.stringify(config, null, 2) + '\n');
-  }
-  const cluster = createPostgresCluster({
-    name: 'msp-state',
-    dir: dir.stateCluster,
-    port: config.port,
-    databases: ['msp'],
-    maxConnections: 100,
-    archiveDir: join(dir.archive, '_state'),
-    passwords: config.passwords,
-  });
-  await cluster.ensure();
-  const c = cluster.connectionConfig('admin', 'msp');
-  const url = `postgresql://${encodeURIComponent(String(c.user))}:${encodeURIComponent(String(c.password))}@${c.host}:${c.port}/msp`;
-  return { cluster, url };
-}
-
 async function ensureAdminToken(store: StateStore, dir: DataDir): Promise<string> {
   if (existsSync(dir.adminToken)) {
     const token = (await readFile(dir.adminToken, 'utf8')).trim();
@@ -164,14 +138,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
   try {
     let databaseUrl = options.databaseUrl;
+    let embedded: Awaited<ReturnType<typeof startEmbeddedState>> | undefined;
     if (!databaseUrl) {
       log('control plane: starting the embedded state database');
       const state = await startEmbeddedState(dataDir);
+      embedded = state;
       databaseUrl = state.url;
       cleanups.push(() => state.cluster.stop('fast'));
     }
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-    pool.on('error', () => undefined); // a dropped idle connection is replaced on next use
+    // A dropped idle connection is replaced on next use; a failed query is the caller's (state/unavailable.ts).
+    pool.on('error', () => undefined);
     cleanups.push(() => pool.end());
     try {
       await pool.query('select 1');
@@ -192,11 +169,25 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (applied.length > 0) log(`control plane: applied migrations ${applied.join(', ')}`);
     const store = createStateStore(pool, createSecretBox(await loadOrCreateKey(dataDir.secretKey)));
     const adminToken = await ensureAdminToken(store, dataDir);
+    if (embedded) {
+      // Stopped before the pool and the cluster, after everything that still writes state while stopping.
+      const watchdog = superviseStateDatabase(embedded.cluster, {
+        log,
+        restarted: () =>
+          store.addEvent({
+            kind: 'state-database-restarted',
+            message:
+              "The control plane's state database was not running and was started again (crash recovery)",
+          }),
+      });
+      cleanups.push(() => watchdog.stop());
+    }
 
-    const boss = new PgBoss({ connectionString: databaseUrl, max: 4, schema: 'pgboss' });
-    boss.on('error', (e: Error) => log(`job queue: ${e.message}`));
+    const health = stateDatabaseHealth(databaseUrl);
+    const queue = createJobQueue(databaseUrl, { log, health });
+    const boss = queue.boss;
     await boss.start();
-    cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5000 }));
+    cleanups.push(() => queue.stop());
 
     const targetDeps: TargetDeps = { store, dataDir, repoDir: options.repoDir };
     const targets = await startRuntimeTargets(await factoriesOf(options, targetDeps), targetDeps);
@@ -204,8 +195,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const runtime = targets.view;
 
     const owner = `cp-${process.pid}-${randomUUID().slice(0, 8)}`;
-    const engine = createOperationEngine({ store, boss, handlers: [targets.handler], owner });
+    const engine = createOperationEngine({ store, boss, handlers: [targets.handler], owner, log });
     cleanups.push(() => engine.stop());
+    cleanups.push(() => Promise.resolve(queue.close())); // before the engine stops its workers
 
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
@@ -229,13 +221,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (parts.stop) cleanups.push(parts.stop);
     }
 
+    const repoState = createRepoState({ store, log });
     const reconcileNow = async (by = 'reconciler') => {
       const result = await reconcile({ repoDir: options.repoDir, store, engine, targets, by });
-      if (result.diagnostics.length > 0) {
-        log(
-          `reconciler: the platform repo does not validate; nothing changed:\n  ${result.diagnostics.join('\n  ')}`,
-        );
-      }
+      await repoState.record(result.diagnostics);
       for (const a of result.actions) {
         log(`reconciler: ${a.kind} ${a.key}: ${a.reason}${a.error ? ` (not queued: ${a.error})` : ''}`);
       }
@@ -250,6 +239,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       runtime,
       reconcile: async (by) => (await reconcileNow(by)).actions,
       metrics: createMetrics(store, runtime),
+      health,
+      repo: () => repoState.current() ?? null,
       info: () => ({
         version: MSP_VERSION,
         repo: options.repoDir,
@@ -333,6 +324,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     };
   } catch (error) {
     await cleanup();
-    throw error;
+    throw stateDatabaseError(error);
   }
 }

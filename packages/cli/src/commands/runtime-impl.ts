@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseDuration } from '@msp/core';
+import { classifyError, parseDuration } from '@msp/core';
 import { CliError, printJson } from '../cli-support.js';
 import { call, connect, segment } from '../client.js';
 import { resolveKey } from '../deployment-key.js';
@@ -168,7 +168,17 @@ async function runControlPlane(options: {
     const deadline = Date.now() + options.waitMs;
     const seen = new Map<string, string>();
     for (;;) {
-      const deployments = (await cp.store.listDeployments()).filter((d) => d.desiredState === 'running');
+      // Ctrl-C ends the wait; a state database that is down for a moment (restarted by itself) does not.
+      const listed = await cp.store.listDeployments().catch((error: unknown) => {
+        if (stopping || classifyError(error).retryable) return undefined;
+        throw error;
+      });
+      if (stopping) return;
+      if (!listed) {
+        await new Promise((r) => setTimeout(r, 500));
+        continue;
+      }
+      const deployments = listed.filter((d) => d.desiredState === 'running');
       for (const d of deployments) {
         const line = `${d.status}${d.statusDetail ? `: ${d.statusDetail}` : ''}`;
         if (seen.get(d.key) !== line) {
@@ -226,6 +236,14 @@ export async function status(opts: { repo?: string; json?: boolean }): Promise<v
   const client = connect(opts);
   const result = await call(client.api.status.$get());
   if (opts.json) return printJson(result);
+  if (result.repo && !result.repo.valid) {
+    // Not a failure of this command (exit 0): the deployments below keep their last good spec.
+    console.log(
+      `The platform repo does not validate (${result.repo.diagnostics.length} error(s)); nothing in it is applied until it does:\n  ` +
+        result.repo.diagnostics.join('\n  ') +
+        '\nThe deployments keep running with their last good spec. Fix them (`msp spec validate` checks) and save: the control plane picks the change up.\n',
+    );
+  }
   console.log(statusTable(result.deployments));
   if (result.proxyUrl) console.log(`\nproxy: ${result.proxyUrl}`);
 }

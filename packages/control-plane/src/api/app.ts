@@ -26,6 +26,7 @@ import { enqueueExplained } from './busy.js';
 import { PayloadTooLargeError } from './errors.js';
 import { coreRoutes } from './routes.js';
 import { deletionInput } from '../deployments/delete.js';
+import type { RepoState } from '../repo-state.js';
 
 export interface ApiDependencies {
   store: StateStore;
@@ -36,6 +37,10 @@ export interface ApiDependencies {
   ) => Promise<Array<{ kind: string; key: string; reason: string; operationId?: string }>>;
   metrics: Registry;
   info: () => Record<string, unknown>;
+  /** What keeps the control plane from serving (its state database down), for /-/healthz: 503 with it. */
+  health?: () => Promise<MspError | undefined>;
+  /** Whether the platform repo validates, as the last reconcile found it (null before one ran). */
+  repo?: () => RepoState | null;
   routes?: ApiRoutes[];
   /** Apps mounted at a path outside /api/v1, before the bearer auth (they do their own). */
   mounts?: ApiMount[];
@@ -156,7 +161,8 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
     const mapped = error instanceof HTTPException ? fromHttpException(error) : error;
     if (mapped instanceof HTTPException) return mapped.getResponse();
     const status = statusOf(mapped);
-    if (status >= 500) console.error('control plane: request failed:', mapped);
+    // A 503 (the state database is down) is expected and explained; only a 500 is a bug worth a stack.
+    if (status === 500) console.error('control plane: request failed:', mapped);
     // The rest of an oversize body is not read: the connection is not reused for another request.
     if (status === 413) c.header('connection', 'close');
     return c.json(errorBody(mapped), status as 400);
@@ -164,7 +170,10 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
   app.notFound((c) => c.json(errorBody(new NotFoundError(`No route ${c.req.method} ${c.req.path}.`)), 404));
 
   // Every call is authenticated; the only open path is the control plane's own liveness probe.
-  app.get('/-/healthz', (c) => c.text('ok'));
+  app.get('/-/healthz', async (c) => {
+    const problem = await deps.health?.();
+    return problem ? c.json(errorBody(problem), 503) : c.text('ok');
+  });
   for (const m of deps.mounts ?? []) app.route(m.path, m.app);
   app.use('*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -202,6 +211,7 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
     return c.json(
       {
         proxyUrl: runtime.proxyUrl() ?? null,
+        repo: deps.repo?.() ?? null,
         deployments: deployments.map((d) => ({
           key: d.key,
           kind: d.kind,
@@ -243,8 +253,9 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
     });
   }
 
+  // 200 even when the repo does not validate: the reconcile ran and changed nothing; `repo` says why.
   api.openapi(r.reconcile, async (c) =>
-    c.json({ actions: await deps.reconcile(c.get('principal').name) }, 200),
+    c.json({ actions: await deps.reconcile(c.get('principal').name), repo: deps.repo?.() ?? null }, 200),
   );
 
   api.openapi(r.operations, async (c) => {

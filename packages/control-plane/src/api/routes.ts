@@ -1,6 +1,7 @@
 /** The control plane's own /api/v1 routes: status, deployments, operations, events, logs, database access. */
 import { z } from 'zod';
 import type { Operation } from '@msp/core';
+import type { RepoState } from '../repo-state.js';
 import type { DeploymentRuntimeStatus, TemporaryDbAccess } from '../runtime-port.js';
 import type { DeploymentRow, EventRow, OperationLogLine } from '../state/store.js';
 import {
@@ -30,6 +31,8 @@ export const deploymentActionBody = z.strictObject({
 
 export interface StatusView {
   proxyUrl: string | null;
+  /** The last reconcile's reading of the platform repo: its validation errors while it does not validate. */
+  repo: RepoState | null;
   deployments: Array<
     Pick<
       DeploymentRow,
@@ -92,9 +95,10 @@ export const coreRoutes = {
     responses: {
       200: jsonResponse(
         'What the reconciler did',
-        typed<{ actions: Array<{ kind: string; key: string; reason: string; operationId?: string }> }>(
-          'Reconcile actions',
-        ),
+        typed<{
+          actions: Array<{ kind: string; key: string; reason: string; operationId?: string }>;
+          repo: RepoState | null;
+        }>('Reconcile actions, and the platform repo as read (its errors when it does not validate)'),
       ),
     },
   }),

@@ -3,6 +3,7 @@
  * transaction. The one-method port of pg-boss (`executeSql`), plus the transaction a store needs.
  */
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { guardedQuery, stateDatabaseError } from './unavailable.js';
 
 export interface DbResult<R> {
   rows: R[];
@@ -32,17 +33,21 @@ async function run<R extends QueryResultRow>(
 /** Inside a transaction: statements run on its connection; a nested transaction joins the outer one. */
 function onClient(client: PoolClient): Db {
   const tx: Db = {
-    query: (text, params) => run(client, text, params),
+    query: (text, params) => run({ query: guardedQuery(client) }, text, params),
     transaction: (fn) => fn(tx),
   };
   return tx;
 }
 
+/** Over the pool; a failed connection is an UnavailableError (unavailable.ts), a failed statement itself. */
 export function createDb(pool: Pool): Db {
+  const guarded = { query: guardedQuery(pool) };
   return {
-    query: (text, params) => run(pool, text, params),
+    query: (text, params) => run(guarded, text, params),
     async transaction(fn) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw stateDatabaseError(error);
+      });
       try {
         await client.query('begin');
         const result = await fn(onClient(client));

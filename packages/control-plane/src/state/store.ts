@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import { NotFoundError } from '@msp/core';
 import type { SecretBox } from '../secrets.js';
 import { createOperationStore, type OperationStore } from './operation-store.js';
+import { guardedQuery } from './unavailable.js';
 
 export type { OperationLogLine, OperationStore } from './operation-store.js';
 
@@ -124,7 +125,7 @@ export interface StateStore extends OperationStore {
 }
 
 export function createStateStore(pool: Pool, box: SecretBox): StateStore {
-  const q: Queryable = pool;
+  const q: Queryable = { query: guardedQuery(pool) };
   const one = async (sql: string, params: unknown[] = []) =>
     (await q.query(sql, params)).rows[0] as Record<string, unknown> | undefined;
   const all = async (sql: string, params: unknown[] = []) =>
@@ -132,7 +133,7 @@ export function createStateStore(pool: Pool, box: SecretBox): StateStore {
 
   const store: StateStore = {
     pool,
-    ...createOperationStore(pool),
+    ...createOperationStore(q),
     async upsertDeployment(d) {
       const row = await one(
         `insert into deployments (key, kind, service, environment, instance, spec, spec_hash, managed_by)
