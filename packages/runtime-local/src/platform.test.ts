@@ -70,6 +70,7 @@ void describe('platform: Linux', () => {
 
   void it('reads state, process group and start time from /proc/<pid>/stat, even with ) in the name', () => {
     assert.equal(linux.runsAsRoot(), true);
+    assert.equal(linux.maxSocketPath, 107);
     assert.deepEqual(linux.processFacts(41), { pid: 41, state: 'S', pgrp: 41, startTime: '9001' });
     assert.deepEqual(linux.processFacts(42), { pid: 42, state: 'Z', pgrp: 41, startTime: '9002' });
     assert.equal(linux.processFacts(44), undefined);
@@ -117,6 +118,7 @@ void describe('platform: macOS', () => {
 
   void it('asks ps for state, process group and start time, and finds a group among all processes', () => {
     assert.equal(mac.runsAsRoot(), false);
+    assert.equal(mac.maxSocketPath, 103); // sun_path is 104 bytes on macOS, 108 on Linux
     assert.deepEqual(mac.processFacts(812), {
       pid: 812,
       pgrp: 812,

@@ -1,11 +1,11 @@
 /**
  * Everything in the local runtime that differs between operating systems, behind one interface: facts
- * about processes (state, process group, start time, working directory, command line) and the system
- * users MSP switches to when it runs as root. Linux reads /proc and uses getent/useradd; macOS asks `ps`,
- * `lsof` and `id`, and does not create users (run MSP as your own user there, or create the users first).
- * Signals to process groups, file modes and ports are POSIX and the same on both. Other platforms
- * (Windows) get one line saying what to do. Tests build the platform of any OS with fake readers and
- * command runners (`platformFor`), so each branch is tested without running the foreign commands.
+ * about processes (state, process group, start time, working directory, command line), the system users
+ * MSP switches to when it runs as root, and the longest Unix socket path. Linux reads /proc and uses
+ * getent/useradd; macOS asks `ps`, `lsof` and `id`, and creates no users (run MSP as your own user there,
+ * or create the users first). Signals to process groups, file modes and ports are POSIX and the same on
+ * both. Other platforms (Windows) get one line saying what to do. Tests build the platform of any OS with
+ * fake readers and command runners (`platformFor`), so each branch runs without the foreign commands.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,6 +31,8 @@ export interface SystemUserIds {
 
 export interface Platform {
   readonly os: NodeJS.Platform;
+  /** The longest path of a Unix socket (sun_path less its NUL): longer ones fall back to TCP only. */
+  readonly maxSocketPath: number;
   /** True when MSP runs as root and must switch users for PostgreSQL and service instances. */
   runsAsRoot(): boolean;
   /**
@@ -108,6 +110,7 @@ function linux(io: PlatformIo): Platform {
   };
   return {
     os: 'linux',
+    maxSocketPath: 107,
     runsAsRoot: () => io.uid() === 0,
     processFacts: facts,
     allProcesses: () =>
@@ -149,6 +152,7 @@ function darwin(io: PlatformIo): Platform {
   };
   return {
     os: 'darwin',
+    maxSocketPath: 103,
     runsAsRoot: () => io.uid() === 0,
     // ps exits 1 when the pid does not exist.
     processFacts: (pid) => parse(orUndefined(() => io.runSync('ps', [...columns, '-p', String(pid)])) ?? ''),
@@ -191,6 +195,7 @@ function unsupported(os: NodeJS.Platform, io: PlatformIo): Platform {
   };
   return {
     os,
+    maxSocketPath: 107,
     runsAsRoot: () => io.uid() === 0,
     processFacts: refuse,
     allProcesses: refuse,
