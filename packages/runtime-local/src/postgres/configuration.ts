@@ -6,12 +6,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { currentPlatform } from '../platform.js';
 import { writeIfChanged } from './files.js';
 import type { OsUser } from './os-user.js';
 import { CLUSTER_ROLES } from './roles.js';
-
-/** sun_path is 108 bytes including the terminating NUL. */
-const MAX_SOCKET_PATH = 107;
 
 /** Settings of msp.conf that PostgreSQL reads only at server start. */
 export const RESTART_SETTINGS: ReadonlySet<string> = new Set([
@@ -50,7 +48,7 @@ export function defaultArchiveScript(): string {
 
 /** The settings of msp.conf, in file order. */
 export function serverSettings(o: ServerConfigInput): Setting[] {
-  const socketOk = join(o.runDir, `.s.PGSQL.${o.port}`).length <= MAX_SOCKET_PATH;
+  const socketOk = join(o.runDir, `.s.PGSQL.${o.port}`).length <= currentPlatform().maxSocketPath;
   const archiveCommand = [o.nodePath, o.archiveScript]
     .map((p) => shellQuote(p).replace(/%/g, '%%'))
     .concat(['%p', '%f', shellQuote(o.archiveDir).replace(/%/g, '%%')])

@@ -8,5 +8,5 @@ export {
   type PostgresCluster,
   type TemporaryCredentials,
 } from './cluster.js';
-export { postgresBinaries, type PostgresBinaries } from './binaries.js';
+export { POSTGRES_PACKAGES, postgresBinaries, postgresPackage, type PostgresBinaries } from './binaries.js';
 export { POSTGRES_OS_USER, SERVICE_OS_USER, postgresOsUser, serviceOsUser, type OsUser } from './os-user.js';

@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { userInfo } from 'node:os';
 import { PreconditionFailedError } from '@msp/core';
-
-const run = promisify(execFile);
+import { currentPlatform, type Platform } from '../platform.js';
 
 /** An operating-system user MSP runs a kind of process as (PostgreSQL, service instances). */
 export interface OsUser {
@@ -31,7 +28,7 @@ const pending = new Map<string, Promise<OsUser>>();
 function systemUser(name: string, why: string): Promise<OsUser> {
   let p = pending.get(name);
   if (!p) {
-    p = resolveUser(name, why).catch((error: unknown) => {
+    p = resolveUser(name, why, currentPlatform()).catch((error: unknown) => {
       pending.delete(name);
       throw error;
     });
@@ -50,43 +47,30 @@ export function serviceOsUser(): Promise<OsUser> {
   return systemUser(SERVICE_OS_USER, 'Services do not run as root');
 }
 
-async function resolveUser(name: string, why: string): Promise<OsUser> {
-  if (process.getuid?.() !== 0) {
+async function resolveUser(name: string, why: string, platform: Platform): Promise<OsUser> {
+  if (!platform.runsAsRoot()) {
     const me = userInfo();
     return { name: me.username, uid: me.uid, gid: me.gid, switchUser: false };
   }
-  const existing = await lookup(name);
+  const lookup = async (): Promise<OsUser | undefined> => {
+    const ids = await platform.lookupUser(name);
+    return ids && { name, ...ids, switchUser: true };
+  };
+  const existing = await lookup();
   if (existing) return existing;
   try {
-    await run('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
-  } catch (cause) {
+    await platform.createSystemUser(name, why);
+  } catch (error) {
     // Another process may have created it in the meantime; only fail when it is still missing.
-    const raced = await lookup(name);
+    const raced = await lookup();
     if (raced) return raced;
-    throw new PreconditionFailedError(
-      `${why} and the system user ${name} could not be created: ` +
-        `create it with \`useradd --system --no-create-home --shell /usr/sbin/nologin ${name}\`.`,
-      { cause },
-    );
+    throw error;
   }
-  const created = await lookup(name);
+  const created = await lookup();
   if (!created) {
     throw new PreconditionFailedError(
-      `The system user ${name} was created but \`getent passwd ${name}\` does not find it: check /etc/nsswitch.conf.`,
+      `The system user ${name} was created but looking it up does not find it: check /etc/nsswitch.conf.`,
     );
   }
   return created;
-}
-
-async function lookup(name: string): Promise<OsUser | undefined> {
-  try {
-    const { stdout } = await run('getent', ['passwd', name]);
-    const fields = stdout.trim().split(':');
-    const uid = Number(fields[2]);
-    const gid = Number(fields[3]);
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined;
-    return { name, uid, gid, switchUser: true };
-  } catch {
-    return undefined; // getent exits 2 when the user does not exist
-  }
 }

@@ -1,9 +1,10 @@
 /** PostgreSQL's programs run as the PostgreSQL OS user: initdb, pg_ctl, and finding the postmaster. */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, readFile, readlink, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UnavailableError } from '@msp/core';
+import { currentPlatform } from '../platform.js';
 import { postgresBinaries } from './binaries.js';
 import type { OsUser } from './os-user.js';
 import { CLUSTER_ROLES } from './roles.js';
@@ -92,21 +93,11 @@ export async function isPostmasterOf(pid: number, dataDir: string): Promise<bool
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
-    if (/^State:\s+Z/m.test(status)) return false; // a zombie is not running
-  } catch {
-    return false;
-  }
-  try {
-    // The postmaster chdirs into its data directory.
-    return resolve(await readlink(`/proc/${pid}/cwd`)) === (await realpath(dataDir));
-  } catch {
-    try {
-      const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-      return cmdline.includes('postgres');
-    } catch {
-      return false;
-    }
-  }
+  const platform = currentPlatform();
+  const facts = platform.processFacts(pid);
+  if (facts === undefined || facts.state === 'Z') return false; // a zombie is not running
+  // The postmaster chdirs into its data directory.
+  const cwd = await platform.processCwd(pid);
+  if (cwd !== undefined) return resolve(cwd) === (await realpath(dataDir).catch(() => dataDir));
+  return (await platform.processCommand(pid))?.includes('postgres') ?? false;
 }

@@ -6,29 +6,14 @@
  */
 import { readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { currentPlatform, type ProcessFacts } from '../platform.js';
 
-export interface ProcStat {
-  readonly pid: number;
-  readonly state: string;
-  readonly pgrp: number;
-  /** Field 22 of /proc/<pid>/stat: clock ticks since boot when the process started. */
-  readonly startTime: string;
-}
+/** A process's state, group and start time (see platform.ts); the name predates macOS support. */
+export type ProcStat = ProcessFacts;
 
-/** Reads /proc/<pid>/stat; undefined when the process does not exist. */
+/** A process's facts (/proc on Linux, `ps` on macOS); undefined when the process does not exist. */
 export function readProcStat(pid: number): ProcStat | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = rest[0] ?? '?';
-  const pgrp = Number(rest[2]);
-  const startTime = rest[19] ?? '';
-  return { pid, state, pgrp, startTime };
+  return currentPlatform().processFacts(pid);
 }
 
 /** Alive means it exists and is not a zombie waiting for a parent (PID 1 here may never reap it). */
@@ -37,23 +22,12 @@ export function isProcessAlive(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
-/** Live members of a process group, found by scanning /proc (the leader may already be gone). */
+/** Live members of a process group, found among all processes (the leader may already be gone). */
 export function processGroupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return members;
-  }
-  for (const name of entries) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid) || pid <= 0) continue;
-    const stat = readProcStat(pid);
-    if (stat !== undefined && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X')
-      members.push(pid);
-  }
-  return members;
+  return currentPlatform()
+    .allProcesses()
+    .filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X')
+    .map((p) => p.pid);
 }
 
 /** Signals a whole process group; false when it no longer exists. */
@@ -130,7 +104,7 @@ export interface ReapedInstance {
 /**
  * Kills the process groups of instances left behind by an earlier control plane and removes their pid files.
  * A pid file whose leader is gone still has its group members (grandchildren) killed, identified by
- * process group id: Linux never reuses a pid while a process group with that id exists.
+ * process group id: POSIX never reuses a pid while a process group with that id exists.
  * Call it before the supervisor starts anything.
  */
 export async function reapStaleInstances(

@@ -9,7 +9,7 @@ import { findFreePort } from '../net.js';
 import { readLogs, type LogLine } from '../logs/log-reader.js';
 import { createSupervisor, type InstanceSpec, type InstanceStatus, type Supervisor } from './supervisor.js';
 import { isProcessAlive, pidFilePath, readProcStat, reapStaleInstances, writePidFile } from './pid-files.js';
-import { fixture, tempDir, waitUntil } from './test-support.js';
+import { fixture, processUid, tempDir, waitUntil } from './test-support.js';
 
 const secret = randomBytes(16).toString('hex');
 const dir = tempDir('supervisor');
@@ -284,8 +284,8 @@ void test('an instance runs as the user it is given, not as the supervisor', asy
   });
   supervisor.start(s);
   const status = await waitUntil('healthy', healthy(s.id));
-  const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${status.pid}/status`, 'utf8'))?.[1];
-  assert.equal(Number(uid), user.uid, `runs as ${user.name}`);
-  assert.notEqual(Number(uid), 0);
+  const uid = await processUid(status.pid!);
+  assert.equal(uid, user.uid, `runs as ${user.name}`);
+  assert.notEqual(uid, 0);
   await supervisor.stop(s.id, { drainMs: 100 });
 });

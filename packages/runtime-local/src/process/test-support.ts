@@ -1,8 +1,16 @@
 /** Helpers for this package's process, proxy and log tests (not exported from the package). */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+/** The uid a process runs as, from `ps` (the same on Linux and macOS). */
+export async function processUid(pid: number): Promise<number> {
+  const { stdout } = await promisify(execFile)('ps', ['-o', 'uid=', '-p', String(pid)]);
+  return Number(stdout.trim());
+}
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitUntil<T>(

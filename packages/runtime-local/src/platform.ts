@@ -1,0 +1,212 @@
+/**
+ * Everything in the local runtime that differs between operating systems, behind one interface: facts
+ * about processes (state, process group, start time, working directory, command line), the system users
+ * MSP switches to when it runs as root, and the longest Unix socket path. Linux reads /proc and uses
+ * getent/useradd; macOS asks `ps`, `lsof` and `id`, and creates no users (run MSP as your own user there,
+ * or create the users first). Signals to process groups, file modes and ports are POSIX and the same on
+ * both. Other platforms (Windows) get one line saying what to do. Tests build the platform of any OS with
+ * fake readers and command runners (`platformFor`), so each branch runs without the foreign commands.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readFile, readlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { PreconditionFailedError } from '@msp/core';
+
+/** What the runtime needs to know about a live (or zombie) process. */
+export interface ProcessFacts {
+  readonly pid: number;
+  /** One letter: R running, S sleeping, Z zombie, ... (the same letters on Linux and macOS). */
+  readonly state: string;
+  readonly pgrp: number;
+  /** When the process started, in the platform's own terms: compared only for equality (pid reuse). */
+  readonly startTime: string;
+}
+
+/** A system user's ids. */
+export interface SystemUserIds {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export interface Platform {
+  readonly os: NodeJS.Platform;
+  /** The longest path of a Unix socket (sun_path less its NUL): longer ones fall back to TCP only. */
+  readonly maxSocketPath: number;
+  /** True when MSP runs as root and must switch users for PostgreSQL and service instances. */
+  runsAsRoot(): boolean;
+  /**
+   * One process's facts, synchronously: the supervisor records them right after spawn, before the
+   * process's exit can be observed. Undefined when the process does not exist.
+   */
+  processFacts(pid: number): ProcessFacts | undefined;
+  /** Every process's facts (to find the members of a process group whose leader may be gone). */
+  allProcesses(): ProcessFacts[];
+  /** A process's working directory; undefined when unknown. */
+  processCwd(pid: number): Promise<string | undefined>;
+  /** A process's command line (arguments joined by spaces); undefined when unknown. */
+  processCommand(pid: number): Promise<string | undefined>;
+  /** The ids of a user; undefined when there is no such user. */
+  lookupUser(name: string): Promise<SystemUserIds | undefined>;
+  /** Creates a system user without login; a PreconditionFailedError saying what to do when it cannot. */
+  createSystemUser(name: string, why: string): Promise<void>;
+}
+
+/** What a platform reads and runs; the real ones by default, fakes in tests. */
+export interface PlatformIo {
+  uid(): number | undefined;
+  readFileSync(path: string): string;
+  readdirSync(path: string): string[];
+  readFile(path: string): Promise<string>;
+  readlink(path: string): Promise<string>;
+  /** Runs a program; rejects when it cannot start or exits non-zero. */
+  run(command: string, args: string[]): Promise<string>;
+  /** runs a program synchronously; throws when it cannot start or exits non-zero. */
+  runSync(command: string, args: string[]): string;
+}
+
+const realIo: PlatformIo = {
+  uid: () => process.getuid?.(),
+  readFileSync: (path) => readFileSync(path, 'utf8'),
+  readdirSync: (path) => readdirSync(path),
+  readFile: (path) => readFile(path, 'utf8'),
+  readlink: (path) => readlink(path),
+  run: async (command, args) => (await promisify(execFile)(command, args, { timeout: 10_000 })).stdout,
+  runSync: (command, args) =>
+    execFileSync(command, args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }),
+};
+
+/** The platform MSP runs on. */
+export function currentPlatform(): Platform {
+  current ??= platformFor(process.platform);
+  return current;
+}
+let current: Platform | undefined;
+
+/** The platform of `os`, reading and running through `io`. */
+export function platformFor(os: NodeJS.Platform, io: PlatformIo = realIo): Platform {
+  if (os === 'linux') return linux(io);
+  if (os === 'darwin') return darwin(io);
+  return unsupported(os, io);
+}
+
+/** Ignores a failure: the process or user is gone, or the command exited non-zero. */
+function orUndefined<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}
+
+function linux(io: PlatformIo): Platform {
+  const facts = (pid: number): ProcessFacts | undefined => {
+    const text = orUndefined(() => io.readFileSync(`/proc/${pid}/stat`));
+    if (text === undefined) return undefined;
+    // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+    const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // Field 22 (startTime): clock ticks since boot when the process started.
+    return { pid, state: rest[0] ?? '?', pgrp: Number(rest[2]), startTime: rest[19] ?? '' };
+  };
+  return {
+    os: 'linux',
+    maxSocketPath: 107,
+    runsAsRoot: () => io.uid() === 0,
+    processFacts: facts,
+    allProcesses: () =>
+      (orUndefined(() => io.readdirSync('/proc')) ?? [])
+        .filter((name) => /^\d+$/.test(name))
+        .flatMap((name) => facts(Number(name)) ?? []),
+    processCwd: async (pid) => io.readlink(`/proc/${pid}/cwd`).catch(() => undefined),
+    processCommand: async (pid) =>
+      io.readFile(`/proc/${pid}/cmdline`).then(
+        (text) => text.split('\0').filter(Boolean).join(' '),
+        () => undefined,
+      ),
+    lookupUser: async (name) => {
+      // getent exits 2 when the user does not exist.
+      const line = await io.run('getent', ['passwd', name]).catch(() => undefined);
+      const fields = line?.trim().split(':') ?? [];
+      return ids(fields[2], fields[3]);
+    },
+    createSystemUser: async (name, why) => {
+      const command = ['useradd', '--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name];
+      await io.run(command[0]!, command.slice(1)).catch((cause: unknown) => {
+        throw new PreconditionFailedError(
+          `${why} and the system user ${name} could not be created: create it with \`${command.join(' ')}\`, ` +
+            'or run MSP as an ordinary user.',
+          { cause },
+        );
+      });
+    },
+  };
+}
+
+function darwin(io: PlatformIo): Platform {
+  const columns = ['-o', 'pid=,pgid=,stat=,lstart='];
+  const parse = (line: string): ProcessFacts | undefined => {
+    // `  812   812 Ss   Tue Dec  1 23:31:46 2026`: lstart (to the second) tells a recycled pid apart.
+    const m = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.+?)\s*$/.exec(line);
+    if (!m) return undefined;
+    return { pid: Number(m[1]), pgrp: Number(m[2]), state: m[3]!.charAt(0), startTime: m[4]! };
+  };
+  return {
+    os: 'darwin',
+    maxSocketPath: 103,
+    runsAsRoot: () => io.uid() === 0,
+    // ps exits 1 when the pid does not exist.
+    processFacts: (pid) => parse(orUndefined(() => io.runSync('ps', [...columns, '-p', String(pid)])) ?? ''),
+    allProcesses: () =>
+      (orUndefined(() => io.runSync('ps', ['-A', ...columns])) ?? '')
+        .split('\n')
+        .flatMap((l) => parse(l) ?? []),
+    processCwd: async (pid) => {
+      const out = await io.run('lsof', ['-a', '-p', String(pid), '-d', 'cwd', '-Fn']).catch(() => '');
+      return /^n(.+)$/m.exec(out)?.[1];
+    },
+    processCommand: async (pid) =>
+      io.run('ps', ['-o', 'command=', '-p', String(pid)]).then(
+        (out) => out.trim() || undefined,
+        () => undefined,
+      ),
+    lookupUser: async (name) => {
+      const [uid, gid] = await Promise.all([
+        io.run('id', ['-u', name]).catch(() => undefined),
+        io.run('id', ['-g', name]).catch(() => undefined),
+      ]);
+      return ids(uid?.trim(), gid?.trim());
+    },
+    createSystemUser: (name, why) =>
+      Promise.reject(
+        new PreconditionFailedError(
+          `${why} and MSP does not create users on macOS: run MSP as your own user (without sudo), and ` +
+            `PostgreSQL and services run as you; or create the user ${name} yourself first.`,
+        ),
+      ),
+  };
+}
+
+function unsupported(os: NodeJS.Platform, io: PlatformIo): Platform {
+  const refuse = (): never => {
+    throw new PreconditionFailedError(
+      `MSP's local runtime runs on Linux and macOS, not on ${os} (it needs POSIX process groups and ` +
+        'signals): on Windows, run MSP inside WSL 2.',
+    );
+  };
+  return {
+    os,
+    maxSocketPath: 107,
+    runsAsRoot: () => io.uid() === 0,
+    processFacts: refuse,
+    allProcesses: refuse,
+    processCwd: refuse,
+    processCommand: refuse,
+    lookupUser: refuse,
+    createSystemUser: refuse,
+  };
+}
+
+function ids(uid: string | undefined, gid: string | undefined): SystemUserIds | undefined {
+  if (!uid || !gid || !/^\d+$/.test(uid) || !/^\d+$/.test(gid)) return undefined;
+  return { uid: Number(uid), gid: Number(gid) };
+}
