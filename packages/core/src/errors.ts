@@ -116,8 +116,8 @@ export interface ErrorFacts {
   readonly retryable: boolean;
 }
 
-// Node's errno codes for a peer that is not there right now.
-const transientSystemCodes = new Set([
+/** Node's errno codes for a peer that is not there right now. */
+export const TRANSIENT_SYSTEM_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
@@ -139,7 +139,7 @@ export function classifyError(error: unknown): ErrorFacts {
   const name = error instanceof Error ? error.name : '';
   const transient =
     name === 'TimeoutError' ||
-    (typeof code === 'string' && (transientSystemCodes.has(code) || /^(08|40|53|57P)/.test(code)));
+    (typeof code === 'string' && (TRANSIENT_SYSTEM_CODES.has(code) || /^(08|40|53|57P)/.test(code)));
   return transient
     ? { message, code: ErrorCode.Unavailable, retryable: true }
     : { message, code: ErrorCode.Internal, retryable: false };

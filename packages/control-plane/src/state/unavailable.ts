@@ -4,18 +4,10 @@
  * Db handle rethrow them as UnavailableError (HTTP 503, retryable), never as an internal error.
  */
 import type { Pool } from 'pg';
-import { MspError, UnavailableError } from '@msp/core';
+import { MspError, TRANSIENT_SYSTEM_CODES, UnavailableError } from '@msp/core';
 
-const systemCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
+// A host name that does not resolve is no better than one that does not answer.
+const systemCodes = new Set([...TRANSIENT_SYSTEM_CODES, 'ENOTFOUND']);
 // pg's own messages for a connection that is gone or never came (they carry no code).
 const clientMessages =
   /Connection terminated|not queryable|timeout exceeded when trying to connect|Cannot use a pool after calling end/i;
