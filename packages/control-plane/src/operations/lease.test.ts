@@ -31,7 +31,8 @@ import {
 } from './engine.js';
 import { LeaseLostError } from './lease.js';
 
-const LEASE_SECONDS = 2;
+// Short, so takeovers are quick; not so short that a loaded machine misses a renewal (3 renewals a lease).
+const LEASE_SECONDS = 3;
 
 let db: TestCluster;
 let url: string;

@@ -23,6 +23,12 @@ after(async () => {
 const unhandled: unknown[] = [];
 process.on('unhandledRejection', (reason) => unhandled.push(reason));
 
+/** The state database's own log, for a failure message: what PostgreSQL did while the test waited. */
+async function stateLogTail(stateCluster: string): Promise<string> {
+  const log = await readFile(join(stateCluster, 'run', 'postgres.log'), 'utf8').catch(() => '(no log)');
+  return log.split('\n').slice(-40).join('\n');
+}
+
 async function killStatePostmaster(stateCluster: string): Promise<void> {
   const pidFile = await readFile(join(stateCluster, 'data', 'postmaster.pid'), 'utf8');
   process.kill(Number(pidFile.split('\n')[0]), 'SIGKILL');
@@ -123,9 +129,13 @@ test('msp up: a state database killed while up waits is back; Ctrl-C after anoth
   );
   await killStatePostmaster(stateCluster);
   // A deploy cut by the outage may fail (a retryable error); either way msp up reports and keeps serving.
-  await eventually('msp up to report its deployments', 120_000, () =>
+  await eventually('msp up to report its deployments', 240_000, () =>
     /msp: (all 1 deployments healthy|1 deployment\(s\) not healthy)/.test(output) ? true : undefined,
-  );
+  ).catch(async (error: Error) => {
+    throw new Error(
+      `${error.message}; msp up said:\n${output}\nstate database log:\n${await stateLogTail(stateCluster)}`,
+    );
+  });
   assert.match(output, /state database is not running; starting it \(crash recovery\)/);
   assert.ok((await msp.api<{ deployments: unknown[] }>('/status')).deployments.length === 1);
 
@@ -185,9 +195,12 @@ test('a step that ends while the state database is down: no unhandled rejection,
   await killStatePostmaster(cp.dataDir.stateCluster);
   letGo();
   // Its lease runs out (it could not be released), another pass takes the operation over and ends it.
-  const done = await eventually('the operation to finish', 60_000, async () => {
+  // Generous: under a loaded machine crash recovery and two lease expiries take their time.
+  const done = await eventually('the operation to finish', 150_000, async () => {
     const o = await cp.store.getOperation(op.id);
     return o?.status === 'succeeded' || o?.status === 'failed' ? o : undefined;
+  }).catch(async (error: Error) => {
+    throw new Error(`${error.message}\nstate database log:\n${await stateLogTail(cp.dataDir.stateCluster)}`);
   });
   assert.equal(done.status, 'succeeded', JSON.stringify(done));
   assert.equal(runs, 2, 'the step ran again when the operation was resumed');
