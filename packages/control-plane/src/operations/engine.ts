@@ -214,8 +214,10 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
   }
 
   // Another control plane died or is paused holding a lease: take its operations over once the lease ran out.
+  // An operation queued but never leased for a while lost its job (sent while the state database was down):
+  // queue it again. Running one twice is harmless: only the holder of its lease runs it.
   async function sweep(): Promise<void> {
-    for (const id of await store.listExpiredLeases()) {
+    for (const id of await store.listStranded(2 * leaseSeconds)) {
       if (!active.has(id)) await boss.send(OPERATIONS_QUEUE, { id });
     }
   }
@@ -235,7 +237,7 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
         await boss.send(OPERATIONS_QUEUE, { id: op.id });
       }
       sweeper = setInterval(() => {
-        sweep().catch((e: unknown) => log(`operations: looking for expired leases: ${String(e)}`));
+        sweep().catch((e: unknown) => log(`operations: looking for stranded operations: ${String(e)}`));
       }, leaseSeconds * 1000);
     },
     async stop() {

@@ -6,7 +6,7 @@
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -241,6 +241,33 @@ test('a running step whose lease is taken over is aborted through its signal at 
     'wait:succeeded:wait done',
     'record:succeeded:record done',
   ]);
+});
+
+test('an operation queued while its job was lost (sent during an outage) is found and run', async () => {
+  const kind = 'lease-stranded';
+  const plane = await startPlane('cp-c', {
+    kinds: [kind],
+    steps: () => ['only'],
+    runStep: () => Promise.resolve('ran'),
+  });
+  // As enqueue leaves it when its job never reached the queue: a queued row, no lease, no job.
+  const op = await plane.store.createOperation({
+    id: randomUUID(),
+    kind,
+    deploymentKey: 'lease/stranded',
+    status: 'queued',
+    steps: [{ name: 'only', status: 'pending' }],
+    input: {},
+    reason: 'test',
+    createdBy: 'test',
+    createdAt: new Date().toISOString(),
+    attempt: 0,
+  });
+  const done = await eventually('the stranded operation to run', 30_000, async () => {
+    const o = await plane.store.getOperation(op.id);
+    return o?.status === 'succeeded' ? o : undefined;
+  });
+  assert.deepEqual(stepsOf(done), ['only:succeeded:ran']);
 });
 
 test('a failed step keeps its error code and whether retrying helps, and the API shows them', async () => {

@@ -32,8 +32,12 @@ export interface OperationStore {
   acquireLease(id: string, owner: string, seconds: number): Promise<Operation | undefined>;
   renewLease(id: string, owner: string, seconds: number): Promise<boolean>;
   releaseLease(id: string, owner: string): Promise<void>;
-  /** Unfinished operations whose lease ran out: their owner died or is paused, someone should take over. */
-  listExpiredLeases(): Promise<string[]>;
+  /**
+   * Unfinished operations nobody works on: their lease ran out (the owner died or is paused), or they were
+   * queued more than `queuedForSeconds` ago and never leased (their job was lost, e.g. sent while the state
+   * database was down). Someone should take them over.
+   */
+  listStranded(queuedForSeconds: number): Promise<string[]>;
   appendLog(id: string, level: 'info' | 'warn' | 'error', message: string): Promise<void>;
   readLog(id: string): Promise<OperationLogLine[]>;
 }
@@ -168,10 +172,15 @@ export function createOperationStore(db: { query: Pool['query'] }): OperationSto
         [id, owner],
       );
     },
-    async listExpiredLeases() {
+    async listStranded(queuedForSeconds) {
       const rows = await all(
-        `select id from operations where status in ('queued', 'running') and lease_expires_at < now()
-         order by lease_expires_at limit 1000`,
+        `select id from operations
+          where status in ('queued', 'running')
+            and (lease_expires_at < now()
+                 or (lease_owner is null and status = 'queued'
+                     and created_at < now() - make_interval(secs => $1)))
+          order by coalesce(lease_expires_at, created_at) limit 1000`,
+        [queuedForSeconds],
       );
       return rows.map((r) => r.id as string);
     },
