@@ -18,6 +18,7 @@ import { startControlPlane, type ControlPlane } from './server.js';
 import { createLocalRuntime } from './targets/local/index.js';
 import { createFixtureRepo, eventually, requestVia, type FixtureRepo } from './testing/fixture-repo.js';
 import { localTargetOf } from './testing/local-target.js';
+import { mspBin } from './testing/msp-process.js';
 
 const run = promisify(execFile);
 
@@ -179,6 +180,18 @@ describe('hardening (issue 9)', () => {
       body: JSON.stringify({ confirm: 'releaseregistry/prod' }),
     });
     assert.equal(wrong.status, 400, JSON.stringify(wrong.body));
+    // The CLI says the same and exits 2, deleting nothing.
+    const cli = await run(process.execPath, [mspBin, 'delete', 'releaseregistry', 'dev'], {
+      env: { ...process.env, MSP_URL: cp.url, MSP_TOKEN: cp.adminToken },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    assert.equal(cli.code, 2, cli.stderr);
+    assert.match(
+      cli.stderr,
+      /still declared in the platform repo.*msp delete \.\.\. --confirm releaseregistry\/dev/s,
+    );
     assert.equal((await cp.store.getDeployment(key))?.status, 'healthy');
     assert.deepEqual(await cp.store.listOperations({ unfinished: true, deploymentKey: key, limit: 10 }), []);
   });

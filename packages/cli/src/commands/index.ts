@@ -4,6 +4,7 @@ import { registerBackupCommands } from './backup.js';
 import { registerOperationsCommands } from './operations.js';
 import { registerOperationQueries, registerRuntimeCommands } from './runtime.js';
 import { registerReleaseCommands } from './release.js';
+import { registerDeleteCommands } from './delete.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -12,6 +13,7 @@ export function registerCommands(program: Command): void {
   registerOperationsCommands(program);
   registerBackupCommands(program);
   registerReleaseCommands(program); // also `msp rollout …` and `msp deploy`
+  registerDeleteCommands(program);
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

@@ -45,7 +45,7 @@ export function deletionRequest(
   throw new PreconditionFailedError(
     `Deployment ${key} ${inRepo}: deleting it destroys its data and the reconciler re-creates it empty. ` +
       `Remove it from the platform repo (the reconciler stops it, data kept), or delete it anyway with ` +
-      `{"confirm": ${JSON.stringify(key)}}: a final backup is taken first.`,
+      `\`msp delete ... --confirm ${key}\` (API: {"confirm": ${JSON.stringify(key)}}): a final backup is taken first.`,
     { details: { deployment: key } },
   );
 }
