@@ -2,32 +2,12 @@
 // msp.yaml there), `msp up` runs examples/platform, and `msp status` must find it there.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './testing.js';
-
-function run(
-  bin: string,
-  args: string[],
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env.MSP_URL;
-    delete env.MSP_TOKEN;
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { ROOT, runMsp } from './testing.js';
 
 test('msp status from the checkout root finds the control plane of examples/platform; --repo elsewhere does not', async () => {
   // A checkout of its own (the CLI, its dependencies, examples/platform), so the real examples stay untouched.
@@ -64,7 +44,7 @@ test('msp status from the checkout root finds the control plane of examples/plat
     await writeFile(join(data, 'admin-token'), `${token}\n`, { mode: 0o600 });
     const bin = join(root, 'packages', 'cli', 'bin', 'msp.js');
 
-    const found = await run(bin, ['status', '--json'], root);
+    const found = await runMsp(['status', '--json'], root, bin);
     assert.equal(found.code, 0, found.stderr);
     const status = JSON.parse(found.stdout) as { deployments: Array<{ key: string }> };
     assert.deepEqual(
@@ -76,10 +56,10 @@ test('msp status from the checkout root finds the control plane of examples/plat
     const other = join(root, 'other');
     await mkdir(other);
     await writeFile(join(other, 'msp.yaml'), 'organization: { name: Other }\n');
-    const mine = await run(bin, ['status'], other);
+    const mine = await runMsp(['status'], other, bin);
     assert.equal(mine.code, 1);
     assert.match(mine.stderr, /No running control plane found for .*other: start one with `msp up`/);
-    const named = await run(bin, ['status', '--repo', other], root);
+    const named = await runMsp(['status', '--repo', other], root, bin);
     assert.equal(named.code, 1);
     assert.doesNotMatch(named.stderr, /examples/);
   } finally {
