@@ -7,14 +7,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createArtifactStore, findFreePort } from '@msp/runtime-local';
+import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
-import { eventually, releaseRegistryDir, requestVia, stageRelease } from '../testing/fixture-repo.js';
+import {
+  eventually,
+  releaseRegistryDir,
+  requestVia,
+  stageRelease,
+  uploadBundle,
+} from '../testing/fixture-repo.js';
 import { createRolloutsModule } from './module.js';
 
 const brokenDir = fileURLToPath(new URL('../../../../examples/broken-release', import.meta.url));
@@ -38,18 +44,7 @@ describe('releases and rollouts', () => {
   const api = async (path: string, body?: unknown) => {
     // A release `from` a folder is packed here and uploaded with its sha256, as `msp release create` does.
     const { from, ...rest } = (body ?? {}) as { from?: string };
-    if (path === '/releases' && from) {
-      const packed = await createArtifactStore({ root: await mkdtemp(join(tmpdir(), 'msp-pack-')) }).pack(
-        from,
-      );
-      const put = await fetch(`${cp.url}/api/v1/artifacts/${packed.digest}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/gzip' },
-        body: await readFile(packed.path),
-      });
-      assert.equal(put.status, 201);
-      body = { ...rest, bundle: packed.digest };
-    }
+    if (path === '/releases' && from) body = { ...rest, bundle: await uploadBundle(cp, from) };
     const res = await fetch(`${cp.url}/api/v1${path}`, {
       method: body === undefined ? 'GET' : 'POST',
       headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
