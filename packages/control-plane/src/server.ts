@@ -241,6 +241,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       metrics: createMetrics(store, runtime),
       health,
       repo: () => repoState.current() ?? null,
+      repoDir: options.repoDir,
       info: () => ({
         version: MSP_VERSION,
         repo: options.repoDir,

@@ -9,6 +9,7 @@ import type { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
 import { getPath } from 'hono/utils/url';
+import { MSP_VERSION } from '@msp/core/version';
 import type { Registry } from 'prom-client';
 import {
   InputError,
@@ -37,6 +38,8 @@ export interface ApiDependencies {
   ) => Promise<Array<{ kind: string; key: string; reason: string; operationId?: string }>>;
   metrics: Registry;
   info: () => Record<string, unknown>;
+  /** The platform repo, for rules that read what it declares (deleting a declared deployment). */
+  repoDir: string;
   /** What keeps the control plane from serving (its state database down), for /-/healthz: 503 with it. */
   health?: () => Promise<MspError | undefined>;
   /** Whether the platform repo validates, as the last reconcile found it (null before one ran). */
@@ -197,7 +200,7 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
   const api = apiRouter();
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
-    info: { title: 'MSP control plane', version: '0.1.0' },
+    info: { title: 'MSP control plane', version: MSP_VERSION },
     servers: [{ url: '/api/v1' }],
     security: [{ bearer: [] }],
   });
@@ -241,7 +244,7 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
       await store.requireDeployment(key);
       const body = c.req.valid('json');
       // A deployment still in the platform repo is deleted only when `confirm` names it (after a final backup).
-      const input = kind === 'delete' ? await deletionInput(key, body.confirm, String(deps.info().repo)) : {};
+      const input = kind === 'delete' ? await deletionInput(key, body.confirm, deps.repoDir) : {};
       const op = await enqueueExplained(store, engine, {
         kind,
         deploymentKey: key,
