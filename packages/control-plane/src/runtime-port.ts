@@ -200,6 +200,11 @@ export interface RuntimeTarget {
     key: string,
     request: { access: 'read' | 'write'; validForSeconds: number },
   ): Promise<TemporaryDbAccess>;
+  /**
+   * Drops one credential `grantDatabaseAccess` minted, ending its open sessions (an access grant revoked
+   * or run out). False when it was gone already. Optional: without it, credentials end at their expiry.
+   */
+  revokeDatabaseAccess?(key: string, user: string): Promise<boolean>;
   metrics(): { pendingRequests: Record<string, number> };
   stop(): Promise<void>;
 }

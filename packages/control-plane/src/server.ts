@@ -11,7 +11,7 @@ import pg from 'pg';
 import type PgBoss from 'pg-boss';
 import { UnavailableError } from '@msp/core';
 import { MSP_VERSION } from '@msp/core/version';
-import { createApiApp, type ApiMount, type ApiRoutes } from './api/app.js';
+import { createApiApp, type ApiHooks, type ApiMount, type ApiRoutes } from './api/app.js';
 import {
   dataDirOf,
   prepareDataDir,
@@ -89,6 +89,10 @@ export interface FeatureModule {
     stop?: () => Promise<void>;
     /** Apps served outside /api/v1 with their own auth (the embedded Release Registry at /registry). */
     mounts?: ApiMount[];
+    /** Authentication, authorization and audit around every /api/v1 call (access, audit modules). */
+    apiHooks?: ApiHooks;
+    /** Told what each reconcile did (the audit trail of config changes seen in the platform repo). */
+    onReconciled?: (result: ReconcileResult, by: string) => Promise<void>;
   }>;
 }
 
@@ -202,6 +206,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
+    const apiHooks: Required<ApiHooks> = { authenticate: [], middleware: [], databaseAccess: [] };
+    const reconciled: Array<NonNullable<Awaited<ReturnType<FeatureModule['setup']>>['onReconciled']>> = [];
     for (const m of modules) {
       const parts = await m.setup({
         store,
@@ -217,6 +223,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
       mounts.push(...(parts.mounts ?? []));
+      for (const k of ['authenticate', 'middleware', 'databaseAccess'] as const)
+        (apiHooks[k] as unknown[]).push(...(parts.apiHooks?.[k] ?? []));
+      if (parts.onReconciled) reconciled.push(parts.onReconciled);
       if (parts.start) starts.push(parts.start);
       if (parts.stop) cleanups.push(parts.stop);
     }
@@ -225,6 +234,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const reconcileNow = async (by = 'reconciler') => {
       const result = await reconcile({ repoDir: options.repoDir, store, engine, targets, by });
       await repoState.record(result.diagnostics);
+      for (const r of reconciled) await r(result, by).catch((e: unknown) => log(`reconciler: ${String(e)}`));
       for (const a of result.actions) {
         log(`reconciler: ${a.kind} ${a.key}: ${a.reason}${a.error ? ` (not queued: ${a.error})` : ''}`);
       }
@@ -232,6 +242,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     };
 
     const app = createApiApp({
+      hooks: apiHooks,
       routes,
       mounts,
       store,

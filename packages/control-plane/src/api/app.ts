@@ -5,7 +5,7 @@
  * metrics.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Hono } from 'hono';
+import type { Hono, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { stream } from 'hono/streaming';
 import { getPath } from 'hono/utils/url';
@@ -20,9 +20,9 @@ import {
   httpStatusOf,
   parseDuration,
 } from '@msp/core';
-import type { StateStore } from '../state/store.js';
+import type { DeploymentRow, StateStore } from '../state/store.js';
 import type { OperationEngine } from '../operations/engine.js';
-import type { RuntimeTarget } from '../runtime-port.js';
+import type { RuntimeTarget, TemporaryDbAccess } from '../runtime-port.js';
 import { enqueueExplained } from './busy.js';
 import { PayloadTooLargeError } from './errors.js';
 import { coreRoutes } from './routes.js';
@@ -47,6 +47,29 @@ export interface ApiDependencies {
   routes?: ApiRoutes[];
   /** Apps mounted at a path outside /api/v1, before the bearer auth (they do their own). */
   mounts?: ApiMount[];
+  /** Feature modules' hooks: who a token is, what they may do, what is recorded (access, audit). */
+  hooks?: ApiHooks;
+}
+
+export interface Principal {
+  name: string;
+  role: string;
+}
+
+export interface ApiHooks {
+  /** Resolves a bearer token the store's own tokens do not know (user tokens, OIDC JWTs). */
+  authenticate?: Array<(token: string) => Promise<Principal | undefined>>;
+  /** Run after authentication on every authenticated route, in order (authorization, audit). */
+  middleware?: Array<MiddlewareHandler<ApiEnv>>;
+  /** Before database credentials are minted: throws to refuse; may shorten them; sees what was minted. */
+  databaseAccess?: Array<
+    (request: {
+      principal: Principal;
+      deployment: DeploymentRow;
+      access: 'read' | 'write';
+      validForSeconds: number;
+    }) => Promise<{ validForSeconds?: number; minted?: (access: TemporaryDbAccess) => Promise<void> } | void>
+  >;
 }
 
 export interface ApiMount {
@@ -54,7 +77,7 @@ export interface ApiMount {
   app: Hono;
 }
 
-export type ApiEnv = { Variables: { principal: { name: string; role: string } } };
+export type ApiEnv = { Variables: { principal: Principal } };
 type Env = ApiEnv;
 
 /** A feature module's routes, mounted under /api/v1 behind the same auth, validation and error mapping. */
@@ -186,11 +209,13 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
         'Missing bearer token: send `Authorization: Bearer <token>` (the admin token is in .msp/admin-token).',
       );
     }
-    const principal = await store.findToken(match[1]);
+    let principal = await store.findToken(match[1]);
+    for (const authenticate of deps.hooks?.authenticate ?? []) principal ??= await authenticate(match[1]);
     if (!principal) throw new UnauthenticatedError('The bearer token is not valid or has expired.');
     c.set('principal', principal);
     await next();
   });
+  for (const m of deps.hooks?.middleware ?? []) app.use('*', m);
 
   app.get('/metrics', async (c) => {
     c.header('content-type', deps.metrics.contentType);
@@ -323,14 +348,24 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
         `${d.key} declares no database (no resources.postgreSQL in its environment): there is nothing to connect to.`,
       );
     }
-    const access = await runtime.grantDatabaseAccess(d.key, {
-      access: body.access,
-      validForSeconds: body.sessionTimeoutSeconds,
-    });
+    let validForSeconds = body.sessionTimeoutSeconds;
+    const minted: Array<(a: TemporaryDbAccess) => Promise<void>> = [];
+    for (const gate of deps.hooks?.databaseAccess ?? []) {
+      const r = await gate({
+        principal: c.get('principal'),
+        deployment: d,
+        access: body.access,
+        validForSeconds,
+      });
+      validForSeconds = Math.min(validForSeconds, r?.validForSeconds ?? validForSeconds);
+      if (r?.minted) minted.push(r.minted);
+    }
+    const access = await runtime.grantDatabaseAccess(d.key, { access: body.access, validForSeconds });
+    for (const m of minted) await m(access);
     await store.addEvent({
       deploymentKey: d.key,
       kind: 'database-access',
-      message: `${c.get('principal').name} got ${body.access} database access for ${body.sessionTimeoutSeconds} s`,
+      message: `${c.get('principal').name} got ${body.access} database access for ${validForSeconds} s`,
       data: { access: body.access, user: access.user, validUntil: access.validUntil ?? null },
     });
     return c.json(access, 201);

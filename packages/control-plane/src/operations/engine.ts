@@ -73,6 +73,16 @@ export interface OperationEngine {
   waitFor(id: string, timeoutMs: number): Promise<Operation | undefined>;
   /** Operations currently executing in this process. */
   running(): string[];
+  /** Adds hooks: access checks before an operation is queued, audit records of step outcomes. */
+  addHooks(hooks: EngineHooks): void;
+}
+
+/** Seen by every operation, whichever module queues it (access policy, audit trail). */
+export interface EngineHooks {
+  /** Throws to refuse the operation (nothing is queued). */
+  beforeEnqueue?(request: Parameters<OperationEngine['enqueue']>[0]): Promise<void>;
+  /** After a step succeeded or failed (its checkpoint saved); a hook that throws is logged, not fatal. */
+  afterStep?(op: Operation, step: string): Promise<void>;
 }
 
 export interface EngineOptions {
@@ -134,6 +144,12 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
   const workerIds: string[] = [];
   let sweeper: NodeJS.Timeout | undefined;
   let stopping = false;
+  const hooks: EngineHooks[] = [];
+  const stepDone = async (o: Operation, step: string) => {
+    for (const h of hooks) {
+      await h.afterStep?.(o, step).catch((e: unknown) => log(`operations: step hook: ${String(e)}`));
+    }
+  };
 
   async function run(id: string): Promise<void> {
     if (active.has(id) || stopping) return;
@@ -188,10 +204,12 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
           await store.appendLog(id, 'error', `${step.name}: ${facts.message}`);
           op = withResult(failStep(op, step.name, now(), facts.message, facts));
           await save(op);
+          await stepDone(op, step.name);
           break;
         }
         op = withResult(completeStep(op, step.name, now(), detail ?? undefined));
         await save(op);
+        await stepDone(op, step.name);
       }
       if (!stopping || op.status === 'failed') {
         op = finish(op, now());
@@ -247,6 +265,7 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
     },
     async enqueue(request) {
       const handler = handlerOf(request.kind);
+      for (const h of hooks) await h.beforeEnqueue?.(request);
       const steps = await handler.steps(request.kind, request.input ?? {}, request.deploymentKey);
       const op = await store.createOperation({
         id: randomUUID(),
@@ -279,5 +298,6 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
     },
     running: () => [...active],
     register,
+    addHooks: (h) => void hooks.push(h),
   };
 }

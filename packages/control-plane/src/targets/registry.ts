@@ -122,6 +122,10 @@ export function createRuntimeTargets(
     async grantDatabaseAccess(key, request) {
       return (await of(key)).grantDatabaseAccess(key, request);
     },
+    async revokeDatabaseAccess(key, user) {
+      const target = await of(key);
+      return target.revokeDatabaseAccess ? target.revokeDatabaseAccess(key, user) : false;
+    },
     metrics() {
       const pendingRequests: Record<string, number> = {};
       for (const t of all) Object.assign(pendingRequests, t.metrics().pendingRequests);

@@ -7,7 +7,10 @@ import { currentInstances, type LocalContext } from './context.js';
 
 export function createStatusViews(
   c: LocalContext,
-): Pick<RuntimeTarget, 'status' | 'isRunning' | 'logs' | 'grantDatabaseAccess' | 'metrics' | 'proxyUrl'> {
+): Pick<
+  RuntimeTarget,
+  'status' | 'isRunning' | 'logs' | 'grantDatabaseAccess' | 'revokeDatabaseAccess' | 'metrics' | 'proxyUrl'
+> {
   const { proxy } = c;
   return {
     proxyUrl: () => `http://127.0.0.1:${proxy.port}`,
@@ -67,6 +70,10 @@ export function createStatusViews(
         databases: cluster.options.databases,
         validUntil: creds.validUntil.toISOString(),
       };
+    },
+    async revokeDatabaseAccess(key, user) {
+      const cluster = c.clusters.get(key);
+      return cluster ? cluster.revokeCredentials(user) : false;
     },
     metrics() {
       const pendingRequests: Record<string, number> = {};
