@@ -37,3 +37,7 @@ export type { RuntimeTargets, TargetFactory, TargetDeps } from './targets/regist
 export { dataDirOf, slugOf, type DataDir } from './data-dir.js';
 export type { DeploymentSpec } from '@msp/core';
 export { defaultModules } from './modules.js';
+export { createAccessModule, type AccessModuleOptions } from './access/index.js';
+export { createAuditModule, createAuditLog, type AuditLog, type AuditRecord } from './audit/index.js';
+export type { ApiHooks, Principal } from './api/app.js';
+export type { EngineHooks } from './operations/engine.js';

@@ -5,7 +5,10 @@
 import type { FeatureModule } from './server.js';
 import { createBackupsModule } from './backups/index.js';
 import { createRolloutsModule } from './rollouts/index.js';
+import { createAuditModule } from './audit/index.js';
+import { createAccessModule } from './access/index.js';
 
 export function defaultModules(): FeatureModule[] {
-  return [createRolloutsModule(), createBackupsModule()];
+  // audit first: its middleware records every call, refused ones included, before access checks roles.
+  return [createAuditModule(), createAccessModule(), createRolloutsModule(), createBackupsModule()];
 }

@@ -19,6 +19,11 @@ export const environmentConfigSchema = z
       .strictObject({
         restricted: z.boolean().optional(),
         maxGrantDuration: duration().default('8h'),
+        /** Roles whose holders may approve access requests here (never their own). */
+        approverRoles: z
+          .array(z.enum(['operator', 'admin']))
+          .min(1)
+          .default(['admin']),
       })
       .prefault({}),
     backups: z
@@ -37,6 +42,7 @@ export const environmentConfigSchema = z
     access: {
       restricted: env.access.restricted ?? env.category !== 'test',
       maxGrantDuration: env.access.maxGrantDuration,
+      approverRoles: env.access.approverRoles,
     },
   }));
 
@@ -45,6 +51,22 @@ export const platformConfigSchema = z.strictObject({
   baseDomain: hostname(),
   releaseRegistry: z.strictObject({ url: url(), tokenSecret: z.string().min(1) }).optional(),
   environments: z.array(environmentConfigSchema).min(1),
+  /** Who may call the control plane besides its own tokens: bearer JWTs of an OIDC issuer. */
+  access: z
+    .strictObject({
+      oidc: z
+        .strictObject({
+          issuer: url(),
+          /** The `aud` the JWTs must carry. */
+          audience: z.string().min(1),
+          /** The claim naming the user (an `msp users add` name). */
+          usernameClaim: z.string().min(1).default('email'),
+          /** A claim with the role (viewer|operator|admin) for people not added with `msp users add`. */
+          roleClaim: z.string().min(1).optional(),
+        })
+        .optional(),
+    })
+    .prefault({}),
   notifications: z
     .strictObject({
       sharedChannel: z.string().min(1).optional(),

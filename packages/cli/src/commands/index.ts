@@ -5,6 +5,8 @@ import { registerOperationsCommands } from './operations.js';
 import { registerOperationQueries, registerRuntimeCommands } from './runtime.js';
 import { registerReleaseCommands } from './release.js';
 import { registerDeleteCommands } from './delete.js';
+import { registerUserCommands } from './users.js';
+import { registerAccessCommands } from './access.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -14,6 +16,8 @@ export function registerCommands(program: Command): void {
   registerBackupCommands(program);
   registerReleaseCommands(program); // also `msp rollout …` and `msp deploy`
   registerDeleteCommands(program);
+  registerUserCommands(program); // users, tokens, whoami
+  registerAccessCommands(program); // access, audit
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

@@ -1,0 +1,185 @@
+/**
+ * The audit log: append-only and hash-chained. Record n carries `prev_hash` = record n-1's `hash`, and
+ * `hash` = SHA-256 over `prev_hash` and the canonical JSON of the record (keys sorted), so editing,
+ * removing or inserting a record breaks the chain there. Appends are serialised by an advisory lock (one
+ * chain, whichever control plane writes); verification reads the log in pages and names the first record
+ * whose chain breaks.
+ */
+import { createHash } from 'node:crypto';
+import { migrationsBeside, type MigrationSet } from '../state/migrate.js';
+import type { Db } from '../state/db.js';
+
+export const AUDIT_MIGRATIONS: MigrationSet = { module: 'audit', folder: migrationsBeside(import.meta.url) };
+
+const LOCK_ID = 7_203_115; // "msp audit chain"
+export const GENESIS = '0'.repeat(64);
+
+export interface AuditEntry {
+  actor: string;
+  /** What happened: `api.post`, `operation.step`, `sign-in`, `access.approve`, `config.change`, … */
+  action: string;
+  /** What it happened to: a deployment key, a route, a request id. */
+  target?: string | null;
+  data?: Record<string, unknown>;
+}
+
+export interface AuditRecord extends Required<AuditEntry> {
+  seq: number;
+  at: string;
+  prevHash: string;
+  hash: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  records: number;
+  /** The hash of the last record checked: what evidence cut from the log names. */
+  head: string;
+  /** The first record whose chain breaks, and how. */
+  broken?: { seq: number; problem: string };
+}
+
+export interface AuditLog {
+  append(entry: AuditEntry): Promise<AuditRecord>;
+  list(filter?: {
+    since?: Date;
+    until?: Date;
+    actor?: string;
+    action?: string;
+    limit?: number;
+  }): Promise<AuditRecord[]>;
+  verify(): Promise<VerifyResult>;
+  /** The latest record's seq and hash (GENESIS when empty). */
+  head(): Promise<{ seq: number; hash: string }>;
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value ?? null);
+}
+
+export function hashOf(r: Omit<AuditRecord, 'hash'>): string {
+  const body = canonicalJson({
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    target: r.target,
+    data: r.data,
+  });
+  return createHash('sha256').update(r.prevHash).update('\n').update(body).digest('hex');
+}
+
+const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
+
+function toRecord(r: Record<string, unknown>): AuditRecord {
+  return {
+    seq: Number(r.seq),
+    at: iso(r.at),
+    actor: r.actor as string,
+    action: r.action as string,
+    target: (r.target as string | null) ?? null,
+    data: r.data as Record<string, unknown>,
+    prevHash: r.prev_hash as string,
+    hash: r.hash as string,
+  };
+}
+
+export function createAuditLog(db: Db): AuditLog {
+  const log: AuditLog = {
+    append(entry) {
+      return db.transaction(async (tx) => {
+        await tx.query('select pg_advisory_xact_lock($1)', [LOCK_ID]);
+        const last = (
+          await tx.query<{ seq: string; hash: string }>(
+            'select seq, hash from audit_log order by seq desc limit 1',
+          )
+        ).rows[0];
+        const record: Omit<AuditRecord, 'hash'> = {
+          seq: last ? Number(last.seq) + 1 : 1,
+          // Milliseconds, as JavaScript and the hash see it: the stored value reads back the same.
+          at: new Date().toISOString(),
+          actor: entry.actor,
+          action: entry.action,
+          target: entry.target ?? null,
+          // Through JSON once, so the hash covers what jsonb stores (no undefined, no Date objects).
+          data: JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>,
+          prevHash: last?.hash ?? GENESIS,
+        };
+        const full = { ...record, hash: hashOf(record) };
+        await tx.query(
+          `insert into audit_log (seq, at, actor, action, target, data, prev_hash, hash)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          [
+            full.seq,
+            full.at,
+            full.actor,
+            full.action,
+            full.target,
+            JSON.stringify(full.data),
+            full.prevHash,
+            full.hash,
+          ],
+        );
+        return full;
+      });
+    },
+    async list(filter = {}) {
+      const rows = await db.query(
+        `select * from audit_log
+          where ($1::timestamptz is null or at >= $1) and ($2::timestamptz is null or at < $2)
+            and ($3::text is null or actor = $3) and ($4::text is null or action like $4)
+          order by seq desc limit $5`,
+        [
+          filter.since?.toISOString() ?? null,
+          filter.until?.toISOString() ?? null,
+          filter.actor ?? null,
+          filter.action ? `${filter.action}%` : null,
+          filter.limit ?? 100,
+        ],
+      );
+      return rows.rows.map(toRecord);
+    },
+    async verify() {
+      let prev = GENESIS;
+      let expectedSeq = 1;
+      let records = 0;
+      for (;;) {
+        const page = (
+          await db.query('select * from audit_log where seq >= $1 order by seq limit 5000', [expectedSeq])
+        ).rows.map(toRecord);
+        for (const r of page) {
+          const broken = (problem: string): VerifyResult => ({
+            ok: false,
+            records,
+            head: prev,
+            broken: { seq: r.seq, problem },
+          });
+          if (r.seq !== expectedSeq) return broken(`record ${expectedSeq} is missing (the next is ${r.seq})`);
+          if (r.prevHash !== prev) return broken(`its prev_hash is not the hash of record ${r.seq - 1}`);
+          if (hashOf(r) !== r.hash)
+            return broken('its contents do not match its hash (changed after it was written)');
+          prev = r.hash;
+          expectedSeq += 1;
+          records += 1;
+        }
+        if (page.length < 5000) return { ok: true, records, head: prev };
+      }
+    },
+    async head() {
+      const last = (
+        await db.query<{ seq: string; hash: string }>(
+          'select seq, hash from audit_log order by seq desc limit 1',
+        )
+      ).rows[0];
+      return last ? { seq: Number(last.seq), hash: last.hash } : { seq: 0, hash: GENESIS };
+    },
+  };
+  return log;
+}
