@@ -70,6 +70,7 @@ export function createAccessModule(options: AccessModuleOptions = {}): FeatureMo
       const authenticate = async (token: string): Promise<Principal | undefined> => {
         const user = await store.findToken(token);
         if (user) {
+          if (user.tokenId === null) return { name: user.name, role: user.role }; // the bootstrap admin
           if (!user.lastUsedAt || Date.now() - Date.parse(user.lastUsedAt) > SIGN_IN_EVERY_MS) {
             await store.touchToken(user.tokenId);
             await signIn(user, 'token', { token: user.tokenId });

@@ -144,18 +144,25 @@ export function createAccessStore(db: Db) {
       );
       return { id, token, expiresAt: opts.expiresAt.toISOString() };
     },
-    /** The user a live token belongs to, and when it was last used before (for sign-in records). */
+    /**
+     * The user a live token belongs to, and when it was last used before (for sign-in records): a person's
+     * token, or the bootstrap admin's (core's api_tokens, tokenId null), in one round trip.
+     */
     async findToken(token: string) {
       const row = await one(
         `select u.name, u.role, t.id, t.last_used_at from access_tokens t join access_users u on u.name = t.user_name
-          where t.token_sha256 = $1 and t.revoked_at is null and t.expires_at > now() and u.disabled_at is null`,
+          where t.token_sha256 = $1 and t.revoked_at is null and t.expires_at > now() and u.disabled_at is null
+         union all
+         select name, role, null, null from api_tokens
+          where token_sha256 = $1 and (expires_at is null or expires_at > now())
+         limit 1`,
         [sha256(token)],
       );
       if (!row) return undefined;
       return {
         name: row.name as string,
         role: row.role as Role,
-        tokenId: row.id as string,
+        tokenId: (row.id as string | null) ?? null,
         lastUsedAt: iso(row.last_used_at),
       };
     },

@@ -57,7 +57,7 @@ export interface Principal {
 }
 
 export interface ApiHooks {
-  /** Resolves a bearer token the store's own tokens do not know (user tokens, OIDC JWTs). */
+  /** Resolves a bearer token instead of the store's own check (which these then cover: the admin token). */
   authenticate?: Array<(token: string) => Promise<Principal | undefined>>;
   /** Run after authentication on every authenticated route, in order (authorization, audit). */
   middleware?: Array<MiddlewareHandler<ApiEnv>>;
@@ -209,8 +209,10 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
         'Missing bearer token: send `Authorization: Bearer <token>` (the admin token is in .msp/admin-token).',
       );
     }
-    let principal = await store.findToken(match[1]);
-    for (const authenticate of deps.hooks?.authenticate ?? []) principal ??= await authenticate(match[1]);
+    // A module's check (people's tokens, OIDC) replaces the store's, which then covers the admin token too.
+    const checks = deps.hooks?.authenticate?.length ? deps.hooks.authenticate : [store.findToken];
+    let principal: Principal | undefined;
+    for (const authenticate of checks) principal ??= await authenticate(match[1]);
     if (!principal) throw new UnauthenticatedError('The bearer token is not valid or has expired.');
     c.set('principal', principal);
     await next();

@@ -91,43 +91,80 @@ function toRecord(r: Record<string, unknown>): AuditRecord {
   };
 }
 
+const shared = new WeakMap<Db, AuditLog>();
+
+/** The audit log over a state database: one per database handle (modules share its group commit). */
 export function createAuditLog(db: Db): AuditLog {
-  const log: AuditLog = {
-    append(entry) {
-      return db.transaction(async (tx) => {
+  let existing = shared.get(db);
+  if (!existing) shared.set(db, (existing = auditLogOver(db)));
+  return existing;
+}
+
+function auditLogOver(db: Db): AuditLog {
+  // Group commit: appends that arrive while a batch is being written go together in the next one (one
+  // transaction, one lock, one insert), so many writers at once cost little more than one.
+  let queue: Array<{ entry: AuditEntry; done: (r: AuditRecord) => void; fail: (e: unknown) => void }> = [];
+  let writing = false;
+  const flush = async (): Promise<void> => {
+    if (writing || queue.length === 0) return;
+    writing = true;
+    const batch = queue.slice(0, 500);
+    queue = queue.slice(batch.length);
+    try {
+      const records = await db.transaction(async (tx) => {
         await tx.query('select pg_advisory_xact_lock($1)', [LOCK_ID]);
         const last = (
           await tx.query<{ seq: string; hash: string }>(
             'select seq, hash from audit_log order by seq desc limit 1',
           )
         ).rows[0];
-        const record: Omit<AuditRecord, 'hash'> = {
-          seq: last ? Number(last.seq) + 1 : 1,
-          // Milliseconds, as JavaScript and the hash see it: the stored value reads back the same.
-          at: new Date().toISOString(),
-          actor: entry.actor,
-          action: entry.action,
-          target: entry.target ?? null,
-          // Through JSON once, so the hash covers what jsonb stores (no undefined, no Date objects).
-          data: JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>,
-          prevHash: last?.hash ?? GENESIS,
-        };
-        const full = { ...record, hash: hashOf(record) };
+        let seq = last ? Number(last.seq) : 0;
+        let prevHash = last?.hash ?? GENESIS;
+        const out: AuditRecord[] = batch.map(({ entry }) => {
+          const record: Omit<AuditRecord, 'hash'> = {
+            seq: (seq += 1),
+            // Milliseconds, as JavaScript and the hash see it: the stored value reads back the same.
+            at: new Date().toISOString(),
+            actor: entry.actor,
+            action: entry.action,
+            target: entry.target ?? null,
+            // Through JSON once, so the hash covers what jsonb stores (no undefined, no Date objects).
+            data: JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>,
+            prevHash,
+          };
+          prevHash = hashOf(record);
+          return { ...record, hash: prevHash };
+        });
         await tx.query(
           `insert into audit_log (seq, at, actor, action, target, data, prev_hash, hash)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)`,
+           select * from unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[],
+                                $6::jsonb[], $7::text[], $8::text[])`,
           [
-            full.seq,
-            full.at,
-            full.actor,
-            full.action,
-            full.target,
-            JSON.stringify(full.data),
-            full.prevHash,
-            full.hash,
+            out.map((r) => r.seq),
+            out.map((r) => r.at),
+            out.map((r) => r.actor),
+            out.map((r) => r.action),
+            out.map((r) => r.target),
+            out.map((r) => JSON.stringify(r.data)),
+            out.map((r) => r.prevHash),
+            out.map((r) => r.hash),
           ],
         );
-        return full;
+        return out;
+      });
+      batch.forEach((b, i) => b.done(records[i]!));
+    } catch (error) {
+      batch.forEach((b) => b.fail(error));
+    } finally {
+      writing = false;
+      void flush();
+    }
+  };
+  const log: AuditLog = {
+    append(entry) {
+      return new Promise<AuditRecord>((done, fail) => {
+        queue.push({ entry, done, fail });
+        void flush();
       });
     },
     async list(filter = {}) {
