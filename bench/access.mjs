@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global fetch */
 // Issue 13 benchmark: what people and the audit trail cost.
 //  1. API latency: the same cheap GET /api/v1/info, sequentially, against a control plane as it was (no access
 //     or audit module, the single admin token) and against one with both modules and a per-user token.
@@ -13,12 +14,12 @@ import { cpus, totalmem, tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 const cp = (p) => new URL(`../packages/control-plane/dist/${p}`, import.meta.url).href;
 const { startControlPlane } = await import(cp('server.js'));
 const { createAccessModule } = await import(cp('access/index.js'));
-const { createAuditModule, createAuditLog, hashOf, GENESIS } = await import(cp('audit/index.js'));
+const { createAuditModule, createAuditLog, hashOf } = await import(cp('audit/index.js'));
 const { fakeTargetFactory } = await import(cp('testing/fake-target.js'));
 const { createDb } = await import(cp('state/db.js'));
 const { findFreePort } = await import('@msp/runtime-local');

@@ -210,7 +210,9 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<Env> {
       );
     }
     // A module's check (people's tokens, OIDC) replaces the store's, which then covers the admin token too.
-    const checks = deps.hooks?.authenticate?.length ? deps.hooks.authenticate : [store.findToken];
+    const checks = deps.hooks?.authenticate?.length
+      ? deps.hooks.authenticate
+      : [(token: string) => store.findToken(token)];
     let principal: Principal | undefined;
     for (const authenticate of checks) principal ??= await authenticate(match[1]);
     if (!principal) throw new UnauthenticatedError('The bearer token is not valid or has expired.');
