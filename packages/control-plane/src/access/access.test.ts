@@ -407,7 +407,17 @@ describe('people, grants and the audit trail', () => {
     assert.equal(signIns.body.records[0]?.data.via, 'oidc');
   });
 
-  test('evidence of the test period lists exactly its production changes and grants', async () => {
+  test('evidence of the test period lists exactly its production changes, grants, backups and drills', async () => {
+    // Backups and drills change nothing: an operator runs them in prod without a grant.
+    const finished = async (path: string) => {
+      const r = await api(tokens.alice!, path, { body: { deployment: 'releaseregistry/prod' } });
+      assert.equal(r.status, 202, JSON.stringify(r.body));
+      const op = await cp.engine.waitFor(r.body.id as string, 180_000);
+      assert.equal(op?.status, 'succeeded', op?.error);
+      return op;
+    };
+    const backup = await finished('/backups');
+    await finished('/backups/drills');
     const out = await mkdtemp(join(tmpdir(), 'msp-evidence-'));
     try {
       const to = new Date(Date.now() + 1000).toISOString();
@@ -436,7 +446,15 @@ describe('people, grants and the audit trail', () => {
       const md = await readFile(join(out, 'grants.md'), 'utf8');
       assert.match(md, new RegExp(`chain head \`${changes.chain.head as string}\``));
       const backups = JSON.parse(await readFile(join(out, 'backups.json'), 'utf8')) as Json;
-      assert.deepEqual(backups.backups.drills, []);
+      assert.deepEqual(
+        (backups.backups.backups as Json[]).map((b) => b.id),
+        [backup.result?.backupId],
+      );
+      assert.deepEqual(
+        (backups.backups.drills as Json[]).map((d) => [d.deployment, d.backup]),
+        [['releaseregistry/prod', backup.result?.backupId]],
+      );
+      assert.match(await readFile(join(out, 'backups.md'), 'utf8'), /Latest successful restore drill/);
     } finally {
       await rm(out, { recursive: true, force: true });
     }
