@@ -21,7 +21,14 @@ import { createBackupsModule } from '../backups/index.js';
 import { createRolloutsModule } from '../rollouts/index.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
-import { createFixtureRepo, eventually, type FixtureRepo } from '../testing/fixture-repo.js';
+import {
+  createFixtureRepo,
+  eventually,
+  releaseRegistryDir,
+  stageRelease,
+  uploadBundle,
+  type FixtureRepo,
+} from '../testing/fixture-repo.js';
 import { createAccessModule } from './index.js';
 
 const BIN = fileURLToPath(new URL('../../../cli/bin/msp.js', import.meta.url));
@@ -102,7 +109,7 @@ describe('people, grants and the audit trail', () => {
     await new Promise<void>((r) => issuer.listen(0, '127.0.0.1', r));
     issuerUrl = `http://127.0.0.1:${(issuer.address() as { port: number }).port}`;
 
-    repo = await createFixtureRepo({ name: 'access', envs: ['dev', 'prod'] });
+    repo = await createFixtureRepo({ name: 'access', envs: ['dev', 'prod'], rollout: true });
     await appendFile(
       join(repo.dir, 'msp.yaml'),
       `access:\n  oidc: { issuer: '${issuerUrl}', audience: msp-test, roleClaim: msp_role }\n`,
@@ -196,6 +203,21 @@ describe('people, grants and the audit trail', () => {
   });
 
   test('an operator changes dev freely; prod only under an operate grant another person approved', async () => {
+    // A release in dev to promote (created by the bootstrap admin).
+    const from = await stageRelease(releaseRegistryDir, join(repo.dir, 'build-v0.2.0'), { version: '0.2.0' });
+    const release = await api(cp.adminToken, '/releases', {
+      body: { service: 'releaseregistry', version: 'v0.2.0', bundle: await uploadBundle(cp, from) },
+    });
+    assert.equal(release.status, 201, JSON.stringify(release.body));
+    await cp.engine.waitFor(release.body.operation.id as string, 120_000);
+    const promote = () => api(tokens.alice!, '/rollouts/promote', { body: { service: 'releaseregistry' } });
+    const notYet = await promote();
+    assert.equal(notYet.status, 403, JSON.stringify(notYet.body));
+    assert.match(
+      notYet.body.error.message,
+      /prod is a restricted environment: alice needs an active operate grant/,
+    );
+
     const dev = await api(tokens.alice!, `/deployments/${encodeURIComponent('releaseregistry/dev')}/deploy`, {
       body: {},
     });
@@ -265,6 +287,14 @@ describe('people, grants and the audit trail', () => {
     prodChanges.push(allowed.body.id as string);
     const op = await cp.engine.waitFor(allowed.body.id as string, 120_000);
     assert.equal(op?.status, 'succeeded');
+    const promoted = await promote();
+    assert.equal(promoted.status, 202, JSON.stringify(promoted.body));
+    assert.equal(promoted.body.operation.createdBy, 'alice');
+    prodChanges.push(promoted.body.operation.id as string);
+    assert.equal(
+      (await cp.engine.waitFor(promoted.body.operation.id as string, 120_000))?.status,
+      'succeeded',
+    );
 
     // A request nobody decided for a day cannot be approved any more.
     const stale = await request('alice', {
@@ -486,6 +516,14 @@ describe('people, grants and the audit trail', () => {
     ) as Json[];
     assert.ok(
       bobs.some((r) => r.action === 'access.approve') && bobs.some((r) => r.action === 'access.break-glass'),
+    );
+    const seen = JSON.parse(
+      (await msp(cp.adminToken, ['audit', 'list', '--actor', 'reconciler', '--action', 'config.', '--json']))
+        .stdout,
+    ) as Json[];
+    assert.ok(
+      seen.some((r) => r.target === 'releaseregistry/prod'),
+      'the platform repo change the reconciler applied is recorded',
     );
     const ok = await msp(cp.adminToken, ['audit', 'verify']);
     assert.equal(ok.code, 0, ok.stderr);
