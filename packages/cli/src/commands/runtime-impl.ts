@@ -320,7 +320,9 @@ export async function pgConnect(
     (db) =>
       `postgresql://${encodeURIComponent(access.user)}:${encodeURIComponent(access.password)}@${access.host}:${access.port}/${db}`,
   );
-  const until = `valid until ${access.validUntil}`;
+  // In a restricted environment the credential ends with the access grant, maybe before --session-timeout.
+  const cut = access.validUntil && Date.parse(access.validUntil) < Date.now() + timeoutMs - 5000;
+  const until = `valid until ${access.validUntil}${cut ? ' (the end of your access grant)' : ''}`;
   if (opts.json) return printJson({ ...access, urls });
   const hasPsql = spawnSync('psql', ['--version'], { stdio: 'ignore' }).status === 0;
   if (opts.print || !hasPsql) {

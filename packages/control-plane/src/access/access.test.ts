@@ -328,6 +328,8 @@ describe('people, grants and the audit trail', () => {
     const printed = await msp(tokens.alice!, ['pg', 'connect', 'releaseregistry', 'prod', '--json']);
     assert.equal(printed.code, 0, printed.stderr);
     const creds = JSON.parse(printed.stdout) as Json;
+    const told = await msp(tokens.alice!, ['pg', 'connect', 'releaseregistry', 'prod', '--print']);
+    assert.match(told.stderr, /valid until .* \(the end of your access grant\)/);
     assert.ok(
       Date.parse(creds.validUntil as string) <= Date.parse(grant.endsAt) + 1000,
       'the credential ends with the grant',
