@@ -421,6 +421,8 @@ describe('people, grants and the audit trail', () => {
     assert.equal(me.status, 200, JSON.stringify(me.body));
     assert.deepEqual([me.body.name, me.body.role], ['carol@example.com', 'viewer']);
     assert.equal((await api(good, '/deployments/releaseregistry%2Fdev/deploy', { body: {} })).status, 403);
+    const posing = await jwt({ email: 'admin', msp_role: 'admin' });
+    assert.equal((await api(posing, '/whoami')).status, 401, 'a JWT cannot pose as the bootstrap admin');
     const foreign = await jwt(
       { email: 'carol@example.com' },
       { key: (await generateKeyPair('ES256')).privateKey },

@@ -5,7 +5,7 @@
  */
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 import type { Principal } from '../api/app.js';
-import { ROLES, type Role } from './store.js';
+import { RESERVED_NAMES, ROLES, type Role } from './store.js';
 
 export interface OidcConfig {
   issuer: string;
@@ -48,7 +48,8 @@ export function createOidcVerifier(
         return undefined;
       }
       const name = payload[config.usernameClaim];
-      if (typeof name !== 'string' || name === '') return undefined;
+      // Never the bootstrap admin or one of the control plane's own actors (they need no grants).
+      if (typeof name !== 'string' || name === '' || RESERVED_NAMES.includes(name)) return undefined;
       const user = await roleOf(name);
       if (user?.disabled) return undefined;
       const claimed = config.roleClaim ? payload[config.roleClaim] : undefined;
