@@ -171,6 +171,13 @@ describe('dashboard in a browser', { skip }, () => {
       .first()
       .waitFor();
     if (shots) await shoot(p, 'service');
+    // Suspend and resume the pipeline: the promote buttons go and come back.
+    await p.getByRole('button', { name: 'Suspend the pipeline' }).click();
+    await p.getByRole('status').filter({ hasText: "releaseregistry's pipeline is suspended" }).waitFor();
+    await p.getByText('suspended', { exact: true }).first().waitFor();
+    await p.getByRole('button', { name: 'Resume the pipeline' }).click();
+    await p.getByRole('status').filter({ hasText: "releaseregistry's pipeline is resumed" }).waitFor();
+    await p.getByRole('button', { name: 'Suspend the pipeline' }).waitFor();
   });
 
   test('restore a deployment to a time picked on the backups timeline', async () => {

@@ -45,25 +45,30 @@ export function liveStream(c: Context, api: UserApi, intervalMs: number): Respon
     let ops: Map<string, string> | undefined;
     await s.writeSSE({ event: 'hello', data: '{}', retry: 3000 });
     while (open) {
-      const [status, list] = await Promise.all([
-        api.get<StatusView>('/status'),
-        api.get<{ operations: Operation[] }>('/operations?limit=30'),
-      ]);
-      if (status.status === 401 || list.status === 401) {
-        await s.writeSSE({ event: 'signed-out', data: '{}' });
-        return;
-      }
-      if (status.status === 200) {
-        const now = healthOf(status.body);
-        const keys = changed(health, now);
-        health = now;
-        if (keys.length > 0) await s.writeSSE({ event: 'health', data: JSON.stringify({ keys }) });
-      }
-      if (list.status === 200) {
-        const now = operationsOf(list.body.operations);
-        const ids = changed(ops, now);
-        ops = now;
-        if (ids.length > 0) await s.writeSSE({ event: 'operations', data: JSON.stringify({ ids }) });
+      try {
+        const [status, list] = await Promise.all([
+          api.get<StatusView>('/status'),
+          api.get<{ operations: Operation[] }>('/operations?limit=30'),
+        ]);
+        if (status.status === 401 || list.status === 401) {
+          await s.writeSSE({ event: 'signed-out', data: '{}' });
+          return;
+        }
+        if (status.status === 200) {
+          const now = healthOf(status.body);
+          const keys = changed(health, now);
+          health = now;
+          if (keys.length > 0) await s.writeSSE({ event: 'health', data: JSON.stringify({ keys }) });
+        }
+        if (list.status === 200) {
+          const now = operationsOf(list.body.operations);
+          const ids = changed(ops, now);
+          ops = now;
+          if (ids.length > 0) await s.writeSSE({ event: 'operations', data: JSON.stringify({ ids }) });
+        }
+      } catch {
+        // The control plane is stopping or its state database is away: say so, and look again later.
+        await s.writeSSE({ event: 'unavailable', data: '{}' }).catch(() => undefined);
       }
       await s.sleep(intervalMs);
     }

@@ -10,6 +10,11 @@ function liveUpdates() {
   const say = (text) => (status.textContent = text);
   source.addEventListener('open', () => say('live'));
   source.addEventListener('error', () => say('reconnecting…'));
+  source.addEventListener('unavailable', () => say('control plane unavailable…'));
+  source.addEventListener('signed-out', () => {
+    source.close();
+    window.location.assign('/ui/sign-in');
+  });
   for (const kind of ['health', 'operations']) {
     source.addEventListener(kind, () => {
       say('live · updated ' + new Date().toLocaleTimeString());
