@@ -198,6 +198,15 @@ describe('dashboard in a browser', { skip }, () => {
       .filter({ hasText: 'backup' })
       .getByText('succeeded')
       .waitFor({ timeout: 120_000 });
+    // A second one, for the sizes chart.
+    await p.getByRole('button', { name: 'Back up now' }).click();
+    await eventually('two base backups', 120_000, async () => {
+      const list = await api(`/backups?deployment=${encodeURIComponent(key)}`);
+      const ok = (list.body.backups as Array<{ type: string; status: string }>).filter(
+        (b) => b.type === 'base' && b.status === 'succeeded',
+      );
+      return ok.length >= 2 ? true : undefined;
+    });
     const cluster = (await localTargetOf(cp).cluster(key))!;
     const client = new pg.Client(cluster.connectionConfig('admin', 'releaseregistry'));
     await client.connect();
@@ -214,6 +223,7 @@ describe('dashboard in a browser', { skip }, () => {
     await p.reload();
     const chart = p.locator('#timeline .u-over');
     await chart.waitFor();
+    await p.locator('[data-chart="sizes-data"] .u-over').waitFor();
     const box = (await chart.boundingBox())!;
     const input = p.getByLabel('Time (RFC 3339, UTC)');
     // A click in the middle of the timeline picks the time under it (the window fills the middle).

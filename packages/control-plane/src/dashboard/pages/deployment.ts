@@ -74,6 +74,19 @@ function restoreForm(session: Session, key: string, view: BackupsView, back: str
   </form>`;
 }
 
+/** Stored and raw size of each base backup, in MiB, for a chart (dashboard.js `charts`). */
+function sizes(bases: BackupRow[]) {
+  const sorted = [...bases].sort((a, b) => Date.parse(a.finishedAt!) - Date.parse(b.finishedAt!));
+  const mib = (n: number | null) => (n === null ? null : Math.round((n / 1048576) * 100) / 100);
+  return {
+    x: sorted.map((b) => Math.floor(Date.parse(b.finishedAt!) / 1000)),
+    series: [
+      { label: 'stored (MiB)', values: sorted.map((b) => mib(b.storedBytes)) },
+      { label: 'raw (MiB)', values: sorted.map((b) => mib(b.rawBytes)) },
+    ],
+  };
+}
+
 function backupsSection(session: Session, key: string, view: BackupsView | null, back: string): Html {
   if (!view)
     return html`<p class="muted">This deployment has no backups API answer (no database or volumes).</p>`;
@@ -103,6 +116,18 @@ function backupsSection(session: Session, key: string, view: BackupsView | null,
       aria-label="Backups and the recoverable window over time"
     ></div>
     ${jsonData('timeline-data', timeline)}
+    ${
+      bases.length > 1
+        ? html`<h3>Base backup sizes</h3>
+            <div
+              class="chart"
+              data-chart="sizes-data"
+              role="img"
+              aria-label="Base backup sizes over time"
+            ></div>
+            ${jsonData('sizes-data', sizes(bases))}`
+        : ''
+    }
     ${actionForm(session, 'backup', 'Back up now', { deployment: key }, { back })}
     ${restoreForm(session, key, view, back)}
     <h2>Backups</h2>
