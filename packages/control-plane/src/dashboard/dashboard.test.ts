@@ -292,6 +292,38 @@ describe('dashboard in a browser', { skip }, () => {
     assert.equal((await cp.store.getDeployment(key))?.desiredState, 'running');
   });
 
+  test('stop asks first naming the deployment; the overview follows its health live', async () => {
+    const p = page;
+    const key = 'releaseregistry/dev';
+    await eventually('no operation running on dev', 120_000, async () =>
+      (await cp.store.listOperations({ deploymentKey: key, unfinished: true })).length === 0
+        ? true
+        : undefined,
+    );
+    await p.goto(`${cp.url}/ui/deployment?key=${encodeURIComponent(key)}`);
+    const asked: string[] = [];
+    p.once('dialog', (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
+    await p.getByRole('button', { name: 'Stop' }).click();
+    await p
+      .getByRole('status')
+      .filter({ hasText: `Stopping ${key}` })
+      .waitFor();
+    assert.match(asked[0] ?? '', /^Stop releaseregistry\/dev\?/);
+
+    await p.goto(`${cp.url}/`);
+    const row = p.locator(`tr[data-key="${key}"]`);
+    await row.getByText('stopped', { exact: true }).waitFor({ timeout: 60_000 });
+    const navigations: string[] = [];
+    p.on('framenavigated', (f) => navigations.push(f.url()));
+    const deployed = await api(`/deployments/${encodeURIComponent(key)}/deploy`, {});
+    assert.equal(deployed.status, 202, JSON.stringify(deployed.body));
+    await row.getByText('healthy', { exact: true }).waitFor({ timeout: 120_000 });
+    assert.deepEqual(navigations, [], 'the row changed without a reload');
+  });
+
   test('a viewer sees every page and no action button', async () => {
     await cp.store.addToken('viewer-1', 'msp_viewer-token-for-test', 'viewer');
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
