@@ -15,20 +15,22 @@ export async function findChromium(log: (line: string) => void): Promise<string 
   if (found) return found;
   if (process.getuid?.() !== 0 || !existsSync('/usr/bin/apt-get')) {
     return {
-      skip: 'chromium is not installed (apt-get install -y chromium, as root) : browser tests skipped',
+      skip: 'chromium is not installed (apt-get install -y chromium, as root): browser tests skipped',
     };
   }
   log('dashboard tests: installing chromium with apt-get (once)');
-  await promisify(execFile)('apt-get', ['install', '-y', '-o', 'DPkg::Lock::Timeout=600', 'chromium'], {
-    timeout: 900_000,
-    maxBuffer: 64 * 1024 * 1024,
-  }).catch(async () => {
-    await promisify(execFile)('apt-get', ['update'], { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 });
-    await promisify(execFile)('apt-get', ['install', '-y', '-o', 'DPkg::Lock::Timeout=600', 'chromium'], {
-      timeout: 900_000,
-      maxBuffer: 64 * 1024 * 1024,
+  const run = (args: string[]) =>
+    promisify(execFile)('apt-get', args, { timeout: 900_000, maxBuffer: 64 * 1024 * 1024 });
+  const install = ['install', '-y', '-o', 'DPkg::Lock::Timeout=600', 'chromium'];
+  try {
+    await run(install).catch(async () => {
+      await run(['update']);
+      await run(install);
     });
-  });
+  } catch (error) {
+    const why = (error as Error).message.split('\n')[0];
+    return { skip: `apt-get could not install chromium (${why}): browser tests skipped` };
+  }
   return (
     CANDIDATES.find((p) => existsSync(p)) ?? { skip: 'apt-get installed no chromium: browser tests skipped' }
   );
