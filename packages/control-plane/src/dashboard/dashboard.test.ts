@@ -133,6 +133,8 @@ describe('dashboard in a browser', { skip }, () => {
     await p.setViewportSize({ width: 390, height: 844 });
     assert.ok(await p.evaluate('document.documentElement.scrollWidth <= window.innerWidth + 1'));
     await p.setViewportSize({ width: 1280, height: 800 });
+    await p.getByRole('button', { name: 'Reconcile with the platform repo' }).click();
+    await p.getByRole('status').filter({ hasText: 'Reconciled with the platform repo' }).waitFor();
     if (shots) await shoot(p, 'overview');
     page = p;
   });

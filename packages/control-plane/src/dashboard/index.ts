@@ -150,7 +150,7 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
   app.get(
     '/',
     gzip,
-    page('overview', (_c, user) => overviewPage(user)),
+    page('overview', (_c, user, session) => overviewPage(user, session)),
   );
   app.get(
     '/ui/services/:service',

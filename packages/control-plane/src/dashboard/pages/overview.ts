@@ -2,7 +2,8 @@
 import { html } from 'hono/html';
 import type { StatusView } from '../../api/routes.js';
 import type { UserApi } from '../client.js';
-import { ago, badge, deploymentHref, serviceHref, type Html } from '../layout.js';
+import type { Session } from '../capabilities.js';
+import { actionForm, ago, badge, deploymentHref, serviceHref, type Html } from '../layout.js';
 
 type Row = StatusView['deployments'][number];
 
@@ -15,13 +16,14 @@ function instances(d: Row): Html {
   >`;
 }
 
-export async function overviewPage(api: UserApi): Promise<{ title: string; body: Html }> {
+export async function overviewPage(api: UserApi, session: Session): Promise<{ title: string; body: Html }> {
   const status = await api.read<StatusView>('/status');
   const rows = [...status.deployments].sort((a, b) => a.key.localeCompare(b.key));
   const unhealthy = rows.filter((d) => d.desiredState === 'running' && d.status !== 'healthy').length;
   const services = new Set(rows.map((d) => d.service)).size;
   const repo = status.repo as { ok?: boolean; problems?: unknown[] } | null;
   const body = html`<h1>Overview</h1>
+    ${actionForm(session, 'reconcile', 'Reconcile with the platform repo', {}, { back: '/' })}
     <section
       id="live"
       hx-get="/"
