@@ -7,8 +7,15 @@ import { createBackupsModule } from './backups/index.js';
 import { createRolloutsModule } from './rollouts/index.js';
 import { createAuditModule } from './audit/index.js';
 import { createAccessModule } from './access/index.js';
+import { createDashboardModule } from './dashboard/index.js';
 
 export function defaultModules(): FeatureModule[] {
   // audit first: its middleware records every call, refused ones included, before access checks roles.
-  return [createAuditModule(), createAccessModule(), createRolloutsModule(), createBackupsModule()];
+  return [
+    createAuditModule(),
+    createAccessModule(),
+    createRolloutsModule(),
+    createBackupsModule(),
+    createDashboardModule(),
+  ];
 }

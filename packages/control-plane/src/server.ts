@@ -74,6 +74,8 @@ export interface FeatureContext {
   dataDir: DataDir;
   repoDir: string;
   log: (line: string) => void;
+  /** The control plane's own /api/v1 in process, behind the same auth (the dashboard calls it as its user). */
+  api: (request: Request) => Promise<Response>;
 }
 
 /** A capability plugged into the control plane: its operations, its routes, its schedules. */
@@ -208,6 +210,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     const starts: Array<() => Promise<void>> = [];
     const apiHooks: Required<ApiHooks> = { authenticate: [], middleware: [], databaseAccess: [] };
     const reconciled: Array<NonNullable<Awaited<ReturnType<FeatureModule['setup']>>['onReconciled']>> = [];
+    const served: { fetch?: (request: Request) => Promise<Response> } = {};
+    const api = async (request: Request) => {
+      if (!served.fetch) throw new UnavailableError('The control plane API is not serving yet.');
+      return served.fetch(request);
+    };
     for (const m of modules) {
       const parts = await m.setup({
         store,
@@ -219,6 +226,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         dataDir,
         repoDir: options.repoDir,
         log,
+        api,
       });
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
@@ -262,6 +270,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         pid: process.pid,
       }),
     });
+    served.fetch = async (request) => app.fetch(request);
     const host = options.host ?? '127.0.0.1';
     const server = await new Promise<ServerType>((resolve, reject) => {
       const s = serve({ fetch: app.fetch, port: options.port, hostname: host }, () => resolve(s));

@@ -163,6 +163,7 @@ async function runControlPlane(options: {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   console.log(`msp: control plane API ${cp.url}/api/v1 (admin token in ${cp.dataDir.adminToken})`);
   console.log(`msp: proxy ${cp.runtime.proxyUrl() ?? '(none)'}`);
+  console.log(`msp: dashboard ${cp.url}/ (sign in with the admin token)`);
 
   if (options.waitMs) {
     const deadline = Date.now() + options.waitMs;

@@ -1,0 +1,116 @@
+/**
+ * The dashboard's actions: each is one /api/v1 call with the user's token, the same the CLI makes. The API
+ * decides (auth, validation, preconditions); its message comes back to the page as is. Destructive actions
+ * must carry `confirm` naming their target, which the page's confirmation dialog fills in.
+ */
+import { messageOf, q, type ApiResult, type UserApi } from './client.js';
+
+export interface Outcome {
+  ok: boolean;
+  message: string;
+}
+
+interface Plan {
+  path: string;
+  body: Record<string, unknown>;
+  /** What the confirmation must name, for a destructive action. */
+  target?: string;
+  done: (body: Record<string, unknown>) => string;
+}
+
+const queued = (what: string) => (body: Record<string, unknown>) => {
+  const op = (body.operation ?? body) as { id?: string };
+  return op.id ? `${what}: operation ${op.id} queued.` : `${what}.`;
+};
+
+function plan(action: string, f: Record<string, string>): Plan | string {
+  const need = (name: string) => f[name]?.trim() || undefined;
+  const service = need('service');
+  const key = need('deployment');
+  switch (action) {
+    case 'promote':
+      if (!service) return 'Promote needs a service.';
+      return {
+        path: '/rollouts/promote',
+        body: {
+          service,
+          ...(need('to') ? { to: need('to') } : {}),
+          ...(need('version') ? { version: need('version') } : {}),
+        },
+        done: queued(`Promoting ${service}${need('to') ? ` to ${need('to')}` : ''}`),
+      };
+    case 'suspend':
+    case 'resume':
+      if (!service) return `${action} needs a service.`;
+      return {
+        path: `/rollouts/${action}`,
+        body: { service },
+        done: () => `${service}'s pipeline is ${action === 'suspend' ? 'suspended' : 'resumed'}.`,
+      };
+    case 'rollback': {
+      const environment = need('environment');
+      if (!service || !environment) return 'Rollback needs a service and an environment.';
+      return {
+        path: '/rollouts/rollback',
+        body: { service, environment },
+        target: `${service}/${environment}`,
+        done: queued(`Rolling ${service}/${environment} back`),
+      };
+    }
+    case 'deploy':
+    case 'stop':
+      if (!key) return `${action} needs a deployment.`;
+      return {
+        path: `/deployments/${q(key)}/${action}`,
+        body: { reason: 'from the dashboard' },
+        ...(action === 'stop' ? { target: key } : {}),
+        done: queued(`${action === 'stop' ? 'Stopping' : 'Deploying'} ${key}`),
+      };
+    case 'backup':
+      if (!key) return 'A backup needs a deployment.';
+      return {
+        path: '/backups',
+        body: { deployment: key, reason: 'from the dashboard' },
+        done: queued(`Backing up ${key}`),
+      };
+    case 'restore': {
+      if (!key) return 'A restore needs a deployment.';
+      const to = need('to');
+      const into = need('into');
+      return {
+        path: '/restores',
+        body: {
+          deployment: key,
+          ...(to ? { to } : { latest: true }),
+          type: need('type') ?? 'full',
+          ...(into ? { into } : { inPlace: true }),
+          reason: `from the dashboard: ${to ?? 'latest'} ${into ? `into ${into}` : 'in place'}`,
+        },
+        target: key,
+        done: queued(`Restoring ${key} to ${to ?? 'the latest state'} ${into ? `into ${into}` : 'in place'}`),
+      };
+    }
+    case 'reconcile':
+      return { path: '/reconcile', body: {}, done: () => 'Reconciled with the platform repo.' };
+    default:
+      return `There is no action '${action}'.`;
+  }
+}
+
+export async function runAction(
+  api: UserApi,
+  action: string,
+  fields: Record<string, string>,
+): Promise<Outcome> {
+  const p = plan(action, fields);
+  if (typeof p === 'string') return { ok: false, message: p };
+  if (p.target !== undefined && fields.confirm !== p.target) {
+    return {
+      ok: false,
+      message: `Not done: confirm that you mean ${p.target} (the dashboard asks before ${action}).`,
+    };
+  }
+  const r: ApiResult<Record<string, unknown>> = await api.post(p.path, p.body);
+  if (r.status >= 300) return { ok: false, message: messageOf(r) };
+  return { ok: true, message: p.done(r.body) };
+}

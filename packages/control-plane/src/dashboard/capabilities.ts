@@ -1,0 +1,35 @@
+/**
+ * What a role may do, as the dashboard asks it: one lookup, so a page shows an action's button only when
+ * the API would accept the action from this user. It mirrors the access module's role rule (access/policy.ts):
+ * a viewer reads only; an operator and an admin may run every operation (in a restricted environment the
+ * API also asks for an active grant, and the page shows its refusal). An unknown role may do nothing.
+ */
+export const ACTIONS = [
+  'promote',
+  'suspend',
+  'resume',
+  'rollback',
+  'deploy',
+  'stop',
+  'backup',
+  'restore',
+  'reconcile',
+] as const;
+export type Action = (typeof ACTIONS)[number];
+
+const BY_ROLE: Readonly<Record<string, readonly Action[]>> = {
+  admin: ACTIONS,
+  operator: ACTIONS,
+  viewer: [],
+};
+
+export function capabilitiesOf(role: string): Action[] {
+  return [...(Object.hasOwn(BY_ROLE, role) ? BY_ROLE[role]! : [])];
+}
+
+/** The signed-in user as a page sees them. */
+export interface Session {
+  name: string;
+  role: string;
+  can: ReadonlySet<Action>;
+}

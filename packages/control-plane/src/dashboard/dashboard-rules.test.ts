@@ -1,0 +1,81 @@
+/**
+ * The dashboard's rules that need no browser: which role may do what, where an action may send the
+ * browser back to, and that a destructive action without its confirmation never reaches the API.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runAction } from './actions.js';
+import { ACTIONS, capabilitiesOf } from './capabilities.js';
+import type { UserApi } from './client.js';
+import { safeBack } from './index.js';
+
+function recordingApi(status = 202): { api: UserApi; calls: string[] } {
+  const calls: string[] = [];
+  const api: UserApi = {
+    get: () => Promise.reject(new Error('no reads here')),
+    read: () => Promise.reject(new Error('no reads here')),
+    post: <T>(path: string, body?: unknown) => {
+      calls.push(`${path} ${JSON.stringify(body)}`);
+      return Promise.resolve({ status, body: { id: 'op-1' } as T });
+    },
+  };
+  return { api, calls };
+}
+
+describe('dashboard rules', () => {
+  test('admin may do everything, a viewer or an unknown role nothing', () => {
+    assert.deepEqual(capabilitiesOf('admin'), [...ACTIONS]);
+    assert.deepEqual(capabilitiesOf('viewer'), []);
+    assert.deepEqual(capabilitiesOf('toString'), []);
+    assert.ok(capabilitiesOf('operator').includes('restore'));
+  });
+
+  test('an action only ever sends the browser back to a page of this site', () => {
+    assert.equal(safeBack('/ui/services/shop'), '/ui/services/shop');
+    assert.equal(safeBack('/ui/deployment?key=shop%2Fdev'), '/ui/deployment?key=shop%2Fdev');
+    for (const bad of [
+      '//evil.example/',
+      'https://evil.example/',
+      '/\\evil',
+      'javascript:alert(1)',
+      undefined,
+    ]) {
+      assert.equal(safeBack(bad), '/', String(bad));
+    }
+  });
+
+  test('stop, rollback and restore need the confirmed target; the API is not called without it', async () => {
+    const { api, calls } = recordingApi();
+    for (const [action, fields] of [
+      ['stop', { deployment: 'shop/prod' }],
+      ['rollback', { service: 'shop', environment: 'prod' }],
+      ['restore', { deployment: 'shop/prod', to: '2026-01-01T00:00:00Z' }],
+    ] as const) {
+      const wrong = await runAction(api, action, { ...fields, confirm: 'shop/dev' });
+      assert.equal(wrong.ok, false);
+      assert.match(wrong.message, /confirm that you mean shop\/prod/);
+    }
+    assert.deepEqual(calls, []);
+    const done = await runAction(api, 'restore', {
+      deployment: 'shop/prod',
+      to: '2026-01-01T00:00:00Z',
+      into: 'copy',
+      confirm: 'shop/prod',
+    });
+    assert.equal(done.ok, true);
+    assert.match(done.message, /operation op-1 queued/);
+    assert.match(calls[0] ?? '', /^\/restores .*"into":"copy"/);
+  });
+
+  test("the API's refusal comes back as its own message", async () => {
+    const api: UserApi = {
+      ...recordingApi().api,
+      post: <T>() => Promise.resolve({ status: 409, body: { error: { message: 'shop/dev is busy' } } as T }),
+    };
+    assert.deepEqual(await runAction(api, 'backup', { deployment: 'shop/dev' }), {
+      ok: false,
+      message: 'shop/dev is busy',
+    });
+    assert.equal((await runAction(api, 'frobnicate', {})).message, "There is no action 'frobnicate'.");
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * Live updates by server-sent events: the stream looks at /api/v1/status and /api/v1/operations with the
+ * user's token every interval and sends `health` when a deployment's status, release or instances change,
+ * `operations` when an operation or one of its steps moves. The page then refreshes just its live parts.
+ * When the token stops being accepted, the stream says `signed-out` and ends.
+ */
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import type { Operation } from '@msp/core';
+import type { StatusView } from '../api/routes.js';
+import type { UserApi } from './client.js';
+
+function healthOf(s: StatusView): Map<string, string> {
+  return new Map(
+    s.deployments.map((d) => [
+      d.key,
+      [
+        d.status,
+        d.statusDetail,
+        d.release,
+        d.desiredState,
+        ...(d.runtime?.instances ?? []).map((i) => `${i.id}:${i.state}:${i.release ?? ''}`),
+      ].join('|'),
+    ]),
+  );
+}
+
+function operationsOf(ops: Operation[]): Map<string, string> {
+  return new Map(ops.map((o) => [o.id, [o.status, ...o.steps.map((s) => s.status)].join('|')]));
+}
+
+function changed(before: Map<string, string> | undefined, now: Map<string, string>): string[] {
+  if (!before) return [];
+  const keys = new Set([...before.keys(), ...now.keys()]);
+  return [...keys].filter((k) => before.get(k) !== now.get(k));
+}
+
+export function liveStream(c: Context, api: UserApi, intervalMs: number): Response {
+  return streamSSE(c, async (s) => {
+    let open = true;
+    s.onAbort(() => {
+      open = false;
+    });
+    let health: Map<string, string> | undefined;
+    let ops: Map<string, string> | undefined;
+    await s.writeSSE({ event: 'hello', data: '{}', retry: 3000 });
+    while (open) {
+      try {
+        const [status, list] = await Promise.all([
+          api.get<StatusView>('/status'),
+          api.get<{ operations: Operation[] }>('/operations?limit=30'),
+        ]);
+        if (status.status === 401 || list.status === 401) {
+          await s.writeSSE({ event: 'signed-out', data: '{}' });
+          return;
+        }
+        if (status.status === 200) {
+          const now = healthOf(status.body);
+          const keys = changed(health, now);
+          health = now;
+          if (keys.length > 0) await s.writeSSE({ event: 'health', data: JSON.stringify({ keys }) });
+        }
+        if (list.status === 200) {
+          const now = operationsOf(list.body.operations);
+          const ids = changed(ops, now);
+          ops = now;
+          if (ids.length > 0) await s.writeSSE({ event: 'operations', data: JSON.stringify({ ids }) });
+        }
+      } catch {
+        // The control plane is stopping or its state database is away: say so, and look again later.
+        await s.writeSSE({ event: 'unavailable', data: '{}' }).catch(() => undefined);
+      }
+      await s.sleep(intervalMs);
+    }
+  });
+}
