@@ -56,7 +56,8 @@ export function promqlSignal(policy: AlertPolicy, scope: PromqlScope): string {
     case 'container-memory':
       return `quantile(0.99, avg_over_time(container_memory_working_set_bytes{${app}}[${w}]) / ${limit(app, 'memory')})`;
     case 'container-startup-latency':
-      return `quantile(0.99, kube_pod_status_container_ready_time{${app}} - on (namespace, pod) group_right () kube_pod_start_time{${ns}})`;
+      // Both per pod; the workload's pods are `<deployment>-<replicaset hash>-<suffix>`.
+      return `quantile(0.99, kube_pod_status_ready_time{${ns}, pod=~${q(`${scope.workload}-[a-z0-9]+-[a-z0-9]+`)}} - on (namespace, pod) kube_pod_start_time{${ns}})`;
     case 'container-instance-count':
       return `max_over_time(kube_deployment_status_replicas_available{${ns}, deployment=${q(scope.workload)}}[${w}])`;
     case 'pending-requests':
