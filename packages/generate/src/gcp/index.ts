@@ -9,7 +9,7 @@ import { CannotExpress } from '../errors.js';
 import { envName, type DeploymentModel } from '../model.js';
 import { toJson } from '../output.js';
 import { policiesOf } from '../kubernetes/monitoring.js';
-import { alertPolicy, runName, sqlInstanceName, uptimeCheck } from './monitoring.js';
+import { alertPolicy, projectOf, runName, sqlInstanceName, uptimeCheck } from './monitoring.js';
 
 export interface GcpOptions {
   /** Default `us-central1`. */
@@ -28,7 +28,7 @@ export const CLOUD_SQL_POSTGRES_MAJOR = 17;
 type Json = Record<string, unknown>;
 
 function terraform(m: DeploymentModel, stack: string, options: GcpOptions, body: Json): Json {
-  const project = m.deployment.environment.projectID;
+  const project = projectOf(m);
   return {
     '//': `msp generate: ${m.deployment.key}, stack ${stack}`,
     terraform: {
@@ -45,7 +45,7 @@ function terraform(m: DeploymentModel, stack: string, options: GcpOptions, body:
 const saId = (m: DeploymentModel, role: 'workload' | 'operator') =>
   `${runName(m)}-${role === 'workload' ? 'wl' : 'op'}`.slice(0, 30);
 const saEmail = (m: DeploymentModel, role: 'workload' | 'operator') =>
-  `${saId(m, role)}@${m.deployment.environment.projectID}.iam.gserviceaccount.com`;
+  `${saId(m, role)}@${projectOf(m)}.iam.gserviceaccount.com`;
 
 function projectStack(m: DeploymentModel): Json {
   const e = m.deployment.environment;
@@ -55,8 +55,8 @@ function projectStack(m: DeploymentModel): Json {
     resource: {
       google_project: {
         project: {
-          name: e.projectID,
-          project_id: e.projectID,
+          name: projectOf(m),
+          project_id: projectOf(m),
           folder_id: '${var.folder_id}',
           billing_account: '${var.billing_account}',
           deletion_policy: e.allowDestroys ? 'DELETE' : 'PREVENT',
@@ -67,7 +67,7 @@ function projectStack(m: DeploymentModel): Json {
         apis.map((api) => [
           api,
           {
-            project: e.projectID,
+            project: projectOf(m),
             service: `${api}.googleapis.com`,
             disable_on_destroy: false,
             depends_on: ['google_project.project'],
@@ -79,7 +79,7 @@ function projectStack(m: DeploymentModel): Json {
 }
 
 function iamStack(m: DeploymentModel): Json {
-  const project = m.deployment.environment.projectID;
+  const project = projectOf(m);
   const roles: Record<string, [string, 'workload' | 'operator']> = {
     workload_sql_client: ['roles/cloudsql.client', 'workload'],
     workload_sql_user: ['roles/cloudsql.instanceUser', 'workload'],
@@ -117,7 +117,7 @@ function iamStack(m: DeploymentModel): Json {
 function cloudRunStack(m: DeploymentModel, options: GcpOptions, release: string): Json {
   const d = m.deployment;
   const e = d.environment;
-  const project = e.projectID;
+  const project = projectOf(m);
   const region = options.region ?? 'us-central1';
   if (m.image === undefined)
     throw new CannotExpress(
@@ -133,13 +133,18 @@ function cloudRunStack(m: DeploymentModel, options: GcpOptions, release: string)
       'service.kind',
       'jobs (Cloud Run jobs) are not generated yet; run this job on the local or kubernetes target',
     );
-  if (e.resources.volumes.length > 0)
-    throw new CannotExpress(
-      'gcp',
-      m.serviceFile,
-      `environments[${m.env}].resources.volumes`,
-      'Cloud Run has no persistent volumes; keep the data in the database or a bucket',
-    );
+  const buckets = e.resources.volumes.map((v) => ({
+    volume: v.name,
+    bucket: `${project}-${v.name}`,
+  }));
+  for (const b of buckets)
+    if (b.bucket.length > 63)
+      throw new CannotExpress(
+        'gcp',
+        m.serviceFile,
+        `environments[${m.env}].resources.volumes`,
+        `the bucket name ${b.bucket} is longer than 63 characters; shorten the volume name`,
+      );
   if (e.resources.redis)
     throw new CannotExpress(
       'gcp',
@@ -173,6 +178,7 @@ function cloudRunStack(m: DeploymentModel, options: GcpOptions, release: string)
     plain.PGDATABASE = pg.databases[0]!;
     for (const db of pg.databases) plain[`PGDATABASE_${envName(db)}`] = db;
   }
+  for (const v of e.resources.volumes) plain[`VOLUME_${envName(v.name)}`] = `/data/${v.name}`;
   for (const [name, value] of Object.entries(plain).sort(([a], [b]) => (a < b ? -1 : 1)))
     envs.push({ name, value });
   envs.push({ name: 'DIAGNOSTICS_SECRET', value: '${var.diagnostics_secret}' });
@@ -188,6 +194,24 @@ function cloudRunStack(m: DeploymentModel, options: GcpOptions, release: string)
     period_seconds: period,
     failure_threshold: 3,
   });
+  const mounts: Json[] = [];
+  const volumes: Json[] = [];
+  if (pg) {
+    mounts.push({ name: 'cloudsql', mount_path: '/cloudsql' });
+    volumes.push({
+      name: 'cloudsql',
+      cloud_sql_instance: { instances: [`${project}:${region}:${sqlInstanceName(m)}`] },
+    });
+  }
+  const key = (v: string) => v.replace(/-/g, '_');
+  // A volume is a Cloud Storage bucket mounted with Cloud Storage FUSE.
+  for (const b of buckets) {
+    mounts.push({ name: `volume-${b.volume}`, mount_path: `/data/${b.volume}` });
+    volumes.push({
+      name: `volume-${b.volume}`,
+      gcs: { bucket: `\${google_storage_bucket.${key(b.volume)}.name}`, read_only: false },
+    });
+  }
   const resource: Json = {
     google_cloud_run_v2_service: {
       service: {
@@ -215,23 +239,42 @@ function cloudRunStack(m: DeploymentModel, options: GcpOptions, release: string)
               ...(h?.healthzProbes
                 ? { startup_probe: probe(h.startupInterval), liveness_probe: probe(h.livenessInterval) }
                 : {}),
-              ...(pg ? { volume_mounts: [{ name: 'cloudsql', mount_path: '/cloudsql' }] } : {}),
+              ...(mounts.length > 0 ? { volume_mounts: mounts } : {}),
             },
           ],
-          ...(pg
-            ? {
-                volumes: [
-                  {
-                    name: 'cloudsql',
-                    cloud_sql_instance: { instances: [`${project}:${region}:${sqlInstanceName(m)}`] },
-                  },
-                ],
-              }
-            : {}),
+          ...(volumes.length > 0 ? { volumes } : {}),
         },
       },
     },
   };
+  if (buckets.length > 0) {
+    resource.google_storage_bucket = Object.fromEntries(
+      buckets.map((b) => [
+        key(b.volume),
+        {
+          project,
+          name: b.bucket,
+          location: region.toUpperCase(),
+          uniform_bucket_level_access: true,
+          public_access_prevention: 'enforced',
+          force_destroy: e.allowDestroys,
+          // Overwritten and deleted files are kept 90 days, like volume backups on the other targets.
+          versioning: { enabled: true },
+          lifecycle_rule: [{ action: { type: 'Delete' }, condition: { days_since_noncurrent_time: 90 } }],
+        },
+      ]),
+    );
+    resource.google_storage_bucket_iam_member = Object.fromEntries(
+      buckets.map((b) => [
+        key(b.volume),
+        {
+          bucket: `\${google_storage_bucket.${key(b.volume)}.name}`,
+          role: 'roles/storage.objectUser',
+          member: `serviceAccount:${saEmail(m, 'workload')}`,
+        },
+      ]),
+    );
+  }
   if (d.domain !== undefined) {
     resource.google_cloud_run_domain_mapping = {
       domain: {
@@ -326,7 +369,7 @@ function monitoringStack(m: DeploymentModel): Json {
 function rolloutStack(repo: PlatformRepo, m: DeploymentModel, options: GcpOptions): Json {
   const rollout = m.deployment.service.rollout!;
   const region = options.region ?? 'us-central1';
-  const project = m.deployment.environment.projectID;
+  const project = projectOf(m);
   const envs = new Map(m.deployment.service.environments.map((e) => [e.id, e]));
   const targets: Record<string, Json> = {};
   for (const [i, stage] of rollout.stages.entries()) {

@@ -4,6 +4,7 @@
  * types and aligners live here.
  */
 import type { AlertPolicy } from '@msp/core';
+import { CannotExpress } from '../errors.js';
 import type { DeploymentModel } from '../model.js';
 
 type Json = Record<string, unknown>;
@@ -20,11 +21,28 @@ interface MetricCondition {
 const run = (m: DeploymentModel, metric: string, extra = '') =>
   `resource.type = "cloud_run_revision" AND resource.labels.service_name = "${runName(m)}" AND metric.type = "run.googleapis.com/${metric}"${extra}`;
 const sql = (m: DeploymentModel, metric: string) =>
-  `resource.type = "cloudsql_database" AND resource.labels.database_id = "${m.deployment.environment.projectID}:${sqlInstanceName(m)}" AND metric.type = "cloudsql.googleapis.com/database/${metric}"`;
+  `resource.type = "cloudsql_database" AND resource.labels.database_id = "${projectOf(m)}:${sqlInstanceName(m)}" AND metric.type = "cloudsql.googleapis.com/database/${metric}"`;
 
 /** The Cloud Run service: the service id, or `<service>-<instance>` for a managed instance. */
 export const runName = (m: DeploymentModel) =>
   m.deployment.instance ? `${m.workload}-${m.name}` : m.workload;
+/**
+ * The Google Cloud project of a deployment: the service environment's projectID; a managed instance gets a
+ * project of its own, `<service>-<instance id>` (isolated per customer).
+ */
+export function projectOf(m: DeploymentModel): string {
+  const i = m.deployment.instance;
+  if (!i) return m.deployment.environment.projectID;
+  const id = `${m.workload}-${i.id}`;
+  if (id.length > 30)
+    throw new CannotExpress(
+      'gcp',
+      i.file,
+      'instance id',
+      `the project id ${id} is longer than 30 characters; use a shorter instance folder name`,
+    );
+  return id;
+}
 export const sqlInstanceName = (m: DeploymentModel) => `${runName(m)}-${m.env}`;
 
 function metricOf(m: DeploymentModel, p: AlertPolicy): MetricCondition | undefined {
@@ -165,7 +183,7 @@ function conditionOf(m: DeploymentModel, p: AlertPolicy, uptimeRef: string | und
 export function alertPolicy(m: DeploymentModel, p: AlertPolicy, uptimeRef: string | undefined): Json {
   const condition = conditionOf(m, p, uptimeRef);
   return {
-    project: m.deployment.environment.projectID,
+    project: projectOf(m),
     display_name: `${p.title} (${m.deployment.key})`,
     combiner: 'OR',
     severity: p.severity,
@@ -185,7 +203,7 @@ export function uptimeCheck(m: DeploymentModel, p: AlertPolicy): Json | undefine
   if (!p.uptimeCheck) return undefined;
   const url = new URL(p.uptimeCheck.url);
   return {
-    project: m.deployment.environment.projectID,
+    project: projectOf(m),
     display_name: `${m.deployment.key} ${url.host}`,
     period: seconds(p.uptimeCheck.periodSeconds),
     timeout: seconds(p.uptimeCheck.timeoutSeconds),
@@ -200,7 +218,7 @@ export function uptimeCheck(m: DeploymentModel, p: AlertPolicy): Json | undefine
     },
     monitored_resource: {
       type: 'uptime_url',
-      labels: { host: url.host, project_id: m.deployment.environment.projectID },
+      labels: { host: url.host, project_id: projectOf(m) },
     },
   };
 }
