@@ -19,7 +19,7 @@ export interface GcpOptions {
 }
 
 /** The stacks of one deployment, in apply order; `rollout` only in the folder of a service's last stage. */
-export const GCP_STACKS = ['project', 'iam', 'cloudrun', 'monitoring', 'rollout'] as const;
+export const GCP_STACKS = ['project', 'iam', 'cloudrun', 'monitoring', 'rollout', 'workspaces'] as const;
 export type GcpStack = (typeof GCP_STACKS)[number];
 /** Cloud SQL for PostgreSQL versions the google provider accepts. */
 export const CLOUD_SQL_POSTGRES_MAJORS = [13, 14, 15, 16, 17] as const;
@@ -29,6 +29,12 @@ type Json = Record<string, unknown>;
 
 function terraform(m: DeploymentModel, stack: string, options: GcpOptions, body: Json): Json {
   const project = projectOf(m);
+  if (stack === 'workspaces')
+    return {
+      '//': `msp generate: ${m.deployment.key}, stack ${stack}`,
+      terraform: { required_providers: { tfe: { source: 'hashicorp/tfe', version: '~> 0.60' } } },
+      ...body,
+    };
   return {
     '//': `msp generate: ${m.deployment.key}, stack ${stack}`,
     terraform: {
@@ -408,6 +414,38 @@ function rolloutStack(repo: PlatformRepo, m: DeploymentModel, options: GcpOption
   };
 }
 
+/**
+ * The Terraform Cloud workspaces that apply the stacks, one per stack, tagged `msp-<service>-<env>` as the
+ * original grouped them (`tfe` provider; applied once by the platform team, then each workspace runs its
+ * stack from the platform repo).
+ */
+function workspacesStack(m: DeploymentModel, dir: string, stacks: string[]): Json {
+  const tag = `msp-${m.workload}-${m.env}${m.deployment.instance ? `-${m.name}` : ''}`;
+  return {
+    variable: {
+      tfc_organization: { type: 'string' },
+      vcs_oauth_token_id: { type: 'string' },
+      repository: { type: 'string' },
+    },
+    resource: {
+      tfe_workspace: Object.fromEntries(
+        stacks.map((stack) => [
+          stack,
+          {
+            organization: '${var.tfc_organization}',
+            name: `${tag}-${stack}`,
+            tag_names: [tag, `msp-stack-${stack}`],
+            working_directory: `generated/${dir}/${stack}`,
+            trigger_prefixes: [`generated/${dir}/${stack}`],
+            auto_apply: stack !== 'project',
+            vcs_repo: { identifier: '${var.repository}', oauth_token_id: '${var.vcs_oauth_token_id}' },
+          },
+        ]),
+      ),
+    },
+  };
+}
+
 export function gcpFiles(
   repo: PlatformRepo,
   models: DeploymentModel[],
@@ -427,6 +465,14 @@ export function gcpFiles(
     const stages = m.deployment.service.rollout?.stages ?? [];
     if (!m.deployment.instance && stages.length > 0 && stages[stages.length - 1]!.environment === m.env)
       stacks.push(['rollout', rolloutStack(repo, m, options)]);
+    stacks.push([
+      'workspaces',
+      workspacesStack(
+        m,
+        dir,
+        stacks.map(([stack]) => stack),
+      ),
+    ]);
     for (const [stack, body] of stacks)
       files.push({
         path: `${dir}/${stack}/${stack}.tf.json`,
