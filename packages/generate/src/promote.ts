@@ -71,11 +71,15 @@ export async function promoteKubernetes(
   const toEnv = stages[toIndex]!;
   const from = models.get(fromEnv);
   const to = models.get(toEnv);
-  if (!from || !to)
+  if (!to)
     throw new PreconditionFailedError(
-      `${service}'s stages ${fromEnv} and ${toEnv} must both run on kubernetes to promote by commit.`,
+      `${service}'s stage ${toEnv} does not run on kubernetes: promote it with the control plane.`,
     );
-  const release = request.release ?? releaseOf(from, read);
+  if (!from && request.release === undefined)
+    throw new InputError(
+      `${service}'s stage ${fromEnv} does not run on kubernetes, so its release is not in generated/: pass --release <version> to promote it to ${toEnv}.`,
+    );
+  const release = request.release ?? releaseOf(from!, read);
   const path = `${dirOf('kubernetes', to)}/${KUSTOMIZATION}`;
   const file = join(root, path);
   let text: string;
