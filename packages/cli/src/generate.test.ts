@@ -86,3 +86,23 @@ void test('msp generate --check names every stale file and fails; bad input exit
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /--target must be one of kubernetes, gcp/);
 });
+
+void test('msp up says which deployments it does not run on this machine, and why', async (t) => {
+  const dir = await kubernetesRepo();
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { notRunHere } = await import('./commands/up-targets.js');
+  const saved = { k: process.env.KUBECONFIG, m: process.env.MSP_KUBECONFIG };
+  delete process.env.KUBECONFIG;
+  delete process.env.MSP_KUBECONFIG;
+  try {
+    const lines = await notRunHere(dir);
+    assert.equal(lines.length, 8);
+    assert.equal(
+      lines.find((l) => l.includes('releaseregistry/prod')),
+      'msp: not run on this machine: releaseregistry/prod: environment prod has runtime kubernetes, so `msp generate` writes it to generated/kubernetes/prod/releaseregistry and Argo CD applies it; generated, not observed (set KUBECONFIG to read its status from the cluster)',
+    );
+  } finally {
+    if (saved.k !== undefined) process.env.KUBECONFIG = saved.k;
+    if (saved.m !== undefined) process.env.MSP_KUBECONFIG = saved.m;
+  }
+});
