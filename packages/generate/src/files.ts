@@ -1,6 +1,8 @@
-/** Generated files on disk: reading what is there, writing a run's files, and `--check` for CI. */
-import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+/**
+ * Generated files on disk: reading what is there, writing a run's files, and `--check` for CI. Synchronous
+ * file calls: thousands of small files go several times faster than one awaited promise each.
+ */
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import type { GenerateResult } from './generate.js';
 
@@ -15,17 +17,16 @@ export function readGenerated(root: string): (path: string) => string | undefine
   };
 }
 
-async function listFiles(root: string, dir: string): Promise<string[]> {
-  const out: string[] = [];
+function listFiles(root: string, dir: string, out: string[] = []): string[] {
   let entries;
   try {
-    entries = await readdir(join(root, dir), { withFileTypes: true });
+    entries = readdirSync(join(root, dir), { withFileTypes: true });
   } catch {
     return out;
   }
   for (const e of entries) {
     const rel = dir === '' ? e.name : `${dir}/${e.name}`;
-    if (e.isDirectory()) out.push(...(await listFiles(root, rel)));
+    if (e.isDirectory()) listFiles(root, rel, out);
     else out.push(rel);
   }
   return out;
@@ -40,37 +41,38 @@ export interface CheckResult {
   extra: string[];
 }
 
-export async function checkGenerated(root: string, result: GenerateResult): Promise<CheckResult> {
+export function checkGenerated(root: string, result: GenerateResult): Promise<CheckResult> {
   const want = new Map(result.files.map((f) => [f.path, f.content]));
   const have = new Set<string>();
-  for (const scope of result.scopes) for (const f of await listFiles(root, scope)) have.add(f);
+  for (const scope of result.scopes) for (const f of listFiles(root, scope)) have.add(f);
+  const read = readGenerated(root);
   const changed: string[] = [];
   const missing: string[] = [];
   for (const [path, content] of want) {
-    let current: string | undefined;
-    try {
-      current = await readFile(join(root, path), 'utf8');
-    } catch {
-      current = undefined;
-    }
+    const current = have.has(path) ? read(path) : undefined;
     if (current === undefined) missing.push(path);
     else if (current !== content) changed.push(path);
   }
   const extra = [...have].filter((p) => !want.has(p)).sort();
-  return { changed: changed.sort(), missing: missing.sort(), extra };
+  return Promise.resolve({ changed: changed.sort(), missing: missing.sort(), extra });
 }
 
-/** Writes every file and removes the stale ones in the run's folders. Returns what changed. */
+/** Writes every changed or missing file and removes the stale ones in the run's folders. Returns what changed. */
 export async function writeGenerated(root: string, result: GenerateResult): Promise<CheckResult> {
   const check = await checkGenerated(root, result);
   const byPath = new Map(result.files.map((f) => [f.path, f.content]));
+  const made = new Set<string>();
   for (const path of [...check.changed, ...check.missing]) {
     const file = join(root, path);
     if (relative(root, file).startsWith(`..${sep}`))
       throw new Error(`refusing to write outside ${root}: ${path}`);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, byPath.get(path)!);
+    const dir = dirname(file);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true });
+      made.add(dir);
+    }
+    writeFileSync(file, byPath.get(path)!);
   }
-  for (const path of check.extra) await rm(join(root, path), { force: true });
+  for (const path of check.extra) rmSync(join(root, path), { force: true });
   return check;
 }

@@ -4,7 +4,7 @@
  * JSON. Deterministic: the same repo gives byte-identical files.
  */
 export { CannotExpress, type TargetName } from './errors.js';
-export { sortKeys, toJson, toYaml } from './output.js';
+export { sortKeys, toJson, toYaml, yamlOf, yamlString } from './output.js';
 export { modelsOf, type DeploymentModel } from './model.js';
 export {
   generate,

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { yamlString } from './output.js';
 import { InputError, PreconditionFailedError } from '@msp/core';
 import type { PlatformRepo } from '@msp/spec';
 import { dirOf, releaseOf, selectModels } from './generate.js';
@@ -96,7 +96,7 @@ export async function promoteKubernetes(
   if (current === undefined)
     throw new PreconditionFailedError(`generated/${path} pins no release: run \`msp generate\` first.`);
   // Only the pinned tag changes: the rest of the file stays byte for byte.
-  const next = text.replace(/^(\s*newTag:\s*).*$/m, `$1${stringify(release).trim()}`);
+  const next = text.replace(/^(\s*newTag:\s*).*$/m, `$1${yamlString(release)}`);
   if (releaseIn(next) !== release) throw new Error(`could not rewrite the release in generated/${path}`);
   await writeFile(file, next);
   const git = (...args: string[]) => run('git', ['-C', repo.root, ...args]);

@@ -6,9 +6,9 @@
  * bootstrapped by `recovery` up to a `targetTime`. Velero `Schedule` for the volumes (kept 90 days).
  */
 import { CNPG_CUSTOM_QUERIES } from '@msp/core';
-import { stringify } from 'yaml';
 import { CannotExpress } from '../errors.js';
 import type { DeploymentModel } from '../model.js';
+import { yamlOf } from '../output.js';
 import { dbName, labelsOf, meta, selectorOf, type Manifest } from './workload.js';
 
 /** The PostgreSQL major version clusters run: the one the local runtime runs too. */
@@ -136,7 +136,7 @@ export function database(m: DeploymentModel, options: KubernetesOptions = {}): M
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: meta(m, `${db}-monitoring`),
-    data: { 'queries.yaml': stringify(CNPG_CUSTOM_QUERIES, { lineWidth: 0 }) },
+    data: { 'queries.yaml': yamlOf(CNPG_CUSTOM_QUERIES) },
   };
   const policy: Manifest = {
     apiVersion: 'networking.k8s.io/v1',

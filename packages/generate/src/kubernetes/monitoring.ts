@@ -15,8 +15,20 @@ export interface MonitoringOptions {
   readonly blackboxModule?: string;
 }
 
-/** The policies of one deployment, as its environment's runtime names them. */
+const cache = new WeakMap<DeploymentModel, Map<string, AlertPolicy[]>>();
+
+/** The policies of one deployment, as its environment's runtime names them (computed once per model). */
 export function policiesOf(m: DeploymentModel, runtime: 'kubernetes' | 'gcp'): AlertPolicy[] {
+  const byRuntime = cache.get(m) ?? new Map<string, AlertPolicy[]>();
+  cache.set(m, byRuntime);
+  const hit = byRuntime.get(runtime);
+  if (hit) return hit;
+  const policies = resolvePolicies(m, runtime);
+  byRuntime.set(runtime, policies);
+  return policies;
+}
+
+function resolvePolicies(m: DeploymentModel, runtime: 'kubernetes' | 'gcp'): AlertPolicy[] {
   const d = m.deployment;
   const env = d.domain !== undefined ? { ...d.environment, domain: d.domain } : d.environment;
   return alertPoliciesFor(d.service, env, {
