@@ -228,3 +228,19 @@ void test('the validators refuse what a real API server refuses', async (t) => {
   delete store.spec.configuration.destinationPath;
   assert.match(validateManifest(store).join('\n'), /destinationPath/);
 });
+
+void test('Redis on kubernetes is refused naming the field, not silently left out', async (t) => {
+  const dir = await examplePlatform('kubernetes', ['prod']);
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await edit(
+    dir,
+    'services/releaseregistry/service.yaml',
+    '        maxConnections: 100\n',
+    '        maxConnections: 100\n      redis:\n        memoryGB: 1\n',
+  );
+  const repo = await load(dir);
+  assert.throws(
+    () => generate(repo, { target: 'kubernetes' }),
+    /services\/releaseregistry\/service\.yaml: environments\[prod\]\.resources\.redis: the kubernetes target cannot express this/,
+  );
+});

@@ -165,6 +165,13 @@ export function workload(m: DeploymentModel): Manifest[] {
   const d = m.deployment;
   const e = d.environment;
   const image = imageOf(m);
+  if (e.resources.redis)
+    throw new CannotExpress(
+      'kubernetes',
+      m.serviceFile,
+      `environments[${m.env}].resources.redis`,
+      'Redis is not generated for Kubernetes yet; run the environment on the local runtime or drop it',
+    );
   const template = { metadata: { labels: labelsOf(m) }, spec: podSpec(m, image) };
   if (d.service.service.kind === 'job') {
     if (!e.schedule)
