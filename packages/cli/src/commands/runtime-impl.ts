@@ -200,9 +200,11 @@ async function runControlPlane(options: {
         const rows = deployments.map((d) => ({ ...d, runtime: cp.runtime.status(d.key) ?? null }));
         console.log('\n' + statusTable(rows) + '\n');
         const bad = deployments.filter((d) => d.status !== 'healthy' && !elsewhere(d));
+        const here = deployments.filter((d) => !elsewhere(d)).length;
+        const handed = deployments.length - here;
         console.log(
           bad.length === 0
-            ? `msp: all ${deployments.length} deployments healthy. Ctrl-C stops everything.`
+            ? `msp: all ${here} deployments healthy${handed > 0 ? ` here; ${handed} more handed over to kubernetes or gcp` : ''}. Ctrl-C stops everything.`
             : `msp: ${bad.length} deployment(s) not healthy: ${bad.map((d) => d.key).join(', ')}; see \`msp operations list\` and \`msp logs\`.`,
         );
         break;

@@ -108,7 +108,7 @@ export async function checkHandOver(
 
 export interface GitopsTargetParts {
   target: TargetName;
-  store: Pick<StateStore, 'requireDeployment' | 'setStatus'>;
+  store: Pick<StateStore, 'requireDeployment' | 'setStatus' | 'markApplied'>;
   repoDir: string;
   /** Status of a handed-over deployment (observed, or "not observed"). */
   status(handed: HandedOver): DeploymentRuntimeStatus;
@@ -133,6 +133,8 @@ export function createGitopsTarget(parts: GitopsTargetParts): RuntimeTarget {
         handed.set(key, h);
         parts.watch?.(h);
         await parts.store.setStatus(key, h.upToDate ? 'generated' : 'stale', h.detail, h.release);
+        // Handed over: the reconciler plans nothing more for this spec until it changes.
+        await parts.store.markApplied(key, row.specHash);
         await ctx.log(h.detail, h.upToDate ? 'info' : 'warn');
         return h.detail;
       }

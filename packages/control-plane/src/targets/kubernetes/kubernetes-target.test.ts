@@ -140,6 +140,12 @@ describe('kubernetes and gcp targets', () => {
     });
     assert.equal(row.statusDetail, 'generated/kubernetes/prod/shop is up to date; Argo CD applies it');
     assert.equal(row.release, 'insiders');
+    // Handed over once: the next reconcile plans nothing more for it.
+    const again = await cp.reconcileNow('test');
+    assert.deepEqual(
+      again.actions.filter((a) => a.key === 'shop/prod'),
+      [],
+    );
     const status = await eventually('pods observed', 10_000, () => {
       const s = cp.runtime.status('shop/prod');
       return Promise.resolve(s?.instances.length === 2 ? s : undefined);
