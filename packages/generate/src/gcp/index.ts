@@ -10,6 +10,7 @@ import { envName, type DeploymentModel } from '../model.js';
 import { toJson } from '../output.js';
 import { policiesOf } from '../kubernetes/monitoring.js';
 import { alertPolicy, projectOf, runName, sqlInstanceName, uptimeCheck } from './monitoring.js';
+import { rolloutStack, workspacesStack } from './pipeline.js';
 
 export interface GcpOptions {
   /** Default `us-central1`. */
@@ -369,80 +370,6 @@ function monitoringStack(m: DeploymentModel): Json {
       notification_channels_page: { type: 'list(string)', default: [] },
     },
     resource,
-  };
-}
-
-function rolloutStack(repo: PlatformRepo, m: DeploymentModel, options: GcpOptions): Json {
-  const rollout = m.deployment.service.rollout!;
-  const region = options.region ?? 'us-central1';
-  const project = projectOf(m);
-  const envs = new Map(m.deployment.service.environments.map((e) => [e.id, e]));
-  const targets: Record<string, Json> = {};
-  for (const [i, stage] of rollout.stages.entries()) {
-    const e = envs.get(stage.environment)!;
-    targets[stage.environment] = {
-      project,
-      location: region,
-      name: `${m.workload}-${stage.environment}`,
-      description: `${m.workload} ${stage.environment}`,
-      // Every stage but the first takes a release only when someone promotes it.
-      require_approval: i > 0,
-      run: { location: `projects/${e.projectID}/locations/${region}` },
-    };
-  }
-  void repo;
-  return {
-    resource: {
-      google_clouddeploy_target: targets,
-      google_clouddeploy_delivery_pipeline: {
-        pipeline: {
-          project,
-          location: region,
-          name: m.workload,
-          description: `Rollout of ${m.workload}: ${rollout.stages.map((s) => s.environment).join(' → ')}`,
-          suspended: rollout.suspended,
-          serial_pipeline: {
-            stages: rollout.stages.map((s) => ({
-              target_id: `${m.workload}-${s.environment}`,
-              profiles: [s.environment],
-            })),
-          },
-          depends_on: rollout.stages.map((s) => `google_clouddeploy_target.${s.environment}`),
-        },
-      },
-    },
-  };
-}
-
-/**
- * The Terraform Cloud workspaces that apply the stacks, one per stack, tagged `msp-<service>-<env>` as the
- * original grouped them (`tfe` provider; applied once by the platform team, then each workspace runs its
- * stack from the platform repo).
- */
-function workspacesStack(m: DeploymentModel, dir: string, stacks: string[]): Json {
-  const tag = `msp-${m.workload}-${m.env}${m.deployment.instance ? `-${m.name}` : ''}`;
-  return {
-    variable: {
-      tfc_organization: { type: 'string' },
-      vcs_oauth_token_id: { type: 'string' },
-      repository: { type: 'string' },
-    },
-    resource: {
-      tfe_workspace: Object.fromEntries(
-        stacks.map((stack) => [
-          stack,
-          {
-            organization: '${var.tfc_organization}',
-            name: `${tag}-${stack}`,
-            tag_names: [tag, `msp-stack-${stack}`],
-            working_directory: `generated/${dir}/${stack}`,
-            trigger_prefixes: [`generated/${dir}/${stack}`],
-            auto_apply: stack !== 'project',
-            vcs_repo: { identifier: '${var.repository}', oauth_token_id: '${var.vcs_oauth_token_id}' },
-          },
-        ]),
-      ),
-    },
   };
 }
 
