@@ -5,101 +5,20 @@
 // Run from the repository root after `npm run build`: `node bench/handbook.mjs [--runs N] [--keep]`.
 // Peak RSS comes from `/usr/bin/time -v` when present, else from the child's own resourceUsage().
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { INSTANCES, SERVICES, writeRepo } from './synthetic-repo.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const msp = join(root, 'packages/cli/bin/msp.js');
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 10;
 const keep = args.includes('--keep');
-const SERVICES = 200;
-const INSTANCES = 400;
 
 if (!existsSync(join(root, 'packages/cli/dist/main.js'))) {
   console.error('Build first: npm run build');
   process.exit(1);
-}
-
-// --- the synthetic platform repo -------------------------------------------------------------------
-function writeRepo(dir) {
-  const w = (path, text) => {
-    mkdirSync(join(dir, path, '..'), { recursive: true });
-    writeFileSync(join(dir, path), text);
-  };
-  w(
-    'msp.yaml',
-    `organization: { name: Bench Corp }
-baseDomain: bench.localhost
-environments:
-  - id: dev
-    category: test
-    access: { restricted: false }
-  - id: prod
-    category: internal
-notifications:
-  sharedChannel: '#alerts-platform'
-  chatUrl: https://chat.example.com/channels/{channel}
-links:
-  repository: https://git.example.com/bench/platform
-  platformDocs: https://docs.example.com/msp
-  support: { team: Platform, channel: '#discuss-platform' }
-  accessRequests: https://access.example.com/request
-`,
-  );
-  // Every 10th service is a product with managed instances; every 4th has a volume.
-  const products = [];
-  for (let i = 0; i < SERVICES; i++) {
-    const id = `svc-${String(i).padStart(3, '0')}`;
-    if (i % 10 === 0) products.push(id);
-    const env = (envId, category, domain) => `  - id: ${envId}
-    category: ${category}
-    deploy: { type: rollout }
-    domain: ${domain}
-    healthProbes: { timeout: 3 }
-    instances:
-      resources: { cpu: 1, memory: 512Mi }
-      scaling: { minCount: 1, maxCount: ${envId === 'dev' ? 2 : 10} }
-    env: { LOG_LEVEL: info }
-    secretEnv: { API_TOKEN: ${id}-token }
-    resources:
-      postgreSQL: { databases: [${id.replace(/-/g, '')}] }
-${i % 4 === 0 ? '      volumes: [{ name: data, sizeGB: 20 }]\n' : ''}`;
-    w(
-      `services/${id}/service.yaml`,
-      `service:
-  id: ${id}
-  name: Service ${i}
-  owners: [team-${i % 17}]
-  description: Synthetic service number ${i} for the handbook benchmark.
-build:
-  image: registry.example.com/bench/${id}
-  source: { repo: git.example.com/bench/${id}, dir: . }
-environments:
-${env('dev', 'test', `${id}.dev.bench.localhost`)}${env('prod', 'internal', `${id}.bench.localhost`)}monitoring:
-  alerts:
-    responseCodeRatios:
-      - { id: server-errors, name: Server errors, codeClass: 5xx, ratio: 0.05 }
-rollout:
-  stages: [{ environment: dev }, { environment: prod }]
-`,
-    );
-    w(`services/${id}/README.md`, `# Service ${i}\n\nWhat service ${i} does, and its runbook.\n`);
-  }
-  for (let i = 0; i < INSTANCES; i++) {
-    const envId = i % 4 === 0 ? 'dev' : 'prod';
-    const customer = `customer${String(i).padStart(3, '0')}`;
-    w(
-      `environments/${envId}/deployments/${customer}/config.yaml`,
-      `service: ${products[i % products.length]}
-customer: ${customer}
-type: ${i % 10 === 0 ? 'internal' : 'production'}
-adminEmail: admin@${customer}.example
-version: v1.${i % 7}.0
-${envId === 'dev' ? 'ttl: 72h\n' : ''}`,
-    );
-  }
 }
 
 // --- measuring ---------------------------------------------------------------------------------------

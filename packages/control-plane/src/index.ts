@@ -34,6 +34,13 @@ export type {
   Volumes,
 } from './runtime-port.js';
 export type { RuntimeTargets, TargetFactory, TargetDeps } from './targets/registry.js';
+export {
+  createKubernetesTarget,
+  kubeconfigOf,
+  NOT_OBSERVED,
+  type KubernetesTargetOptions,
+} from './targets/kubernetes/index.js';
+export { createGcpTarget } from './targets/gcp/index.js';
 export { dataDirOf, slugOf, type DataDir } from './data-dir.js';
 export type { DeploymentSpec } from '@msp/core';
 export { defaultModules } from './modules.js';

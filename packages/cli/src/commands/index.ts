@@ -7,6 +7,7 @@ import { registerReleaseCommands } from './release.js';
 import { registerDeleteCommands } from './delete.js';
 import { registerUserCommands } from './users.js';
 import { registerAccessCommands } from './access.js';
+import { registerGenerateCommands } from './generate.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -18,6 +19,7 @@ export function registerCommands(program: Command): void {
   registerDeleteCommands(program);
   registerUserCommands(program); // users, tokens, whoami
   registerAccessCommands(program); // access, audit
+  registerGenerateCommands(program);
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

@@ -10,6 +10,8 @@ export async function promote(
   service: string,
   opts: RolloutOptions & { to?: string; release?: string },
 ): Promise<void> {
+  // A Kubernetes stage is promoted by a commit to its generated manifests, not by the control plane.
+  if (await (await import('./rollout-gitops.js')).promoteByCommit(service, opts)) return;
   const client = clientOf(opts);
   const res = await call(
     client.api.rollouts.promote.$post({

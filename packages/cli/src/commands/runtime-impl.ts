@@ -133,14 +133,19 @@ async function runControlPlane(options: {
   }
   const { startControlPlane, createLocalRuntime, defaultModules } = await import('@msp/control-plane');
   console.log(`msp: platform repo ${options.repo}`);
+  const { notRunHere, remoteTargets } = await import('./up-targets.js');
+  for (const line of await notRunHere(options.repo)) console.log(line);
   const cp = await startControlPlane({
     repoDir: options.repo,
     port: options.port,
     ...(options.host ? { host: options.host } : {}),
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
     modules: defaultModules(),
-    createRuntime: (deps) =>
-      createLocalRuntime({ ...deps, proxyPort: options.proxyPort, log: (l) => console.log(l) }),
+    targets: {
+      local: (deps) =>
+        createLocalRuntime({ ...deps, proxyPort: options.proxyPort, log: (l) => console.log(l) }),
+      ...(await remoteTargets()),
+    },
     log: (line) => console.log(line),
   });
   let stopping = false;
@@ -187,15 +192,20 @@ async function runControlPlane(options: {
           console.log(`msp: ${d.key}: ${line}`);
         }
       }
+      // Deployments handed over to kubernetes or gcp (status generated or stale) run elsewhere.
+      const elsewhere = (d: { status: string }) => d.status === 'generated' || d.status === 'stale';
       const settled =
-        deployments.length > 0 && deployments.every((d) => d.status === 'healthy' || d.status === 'failed');
+        deployments.length > 0 &&
+        deployments.every((d) => d.status === 'healthy' || d.status === 'failed' || elsewhere(d));
       if (settled || Date.now() > deadline) {
         const rows = deployments.map((d) => ({ ...d, runtime: cp.runtime.status(d.key) ?? null }));
         console.log('\n' + statusTable(rows) + '\n');
-        const bad = deployments.filter((d) => d.status !== 'healthy');
+        const bad = deployments.filter((d) => d.status !== 'healthy' && !elsewhere(d));
+        const here = deployments.filter((d) => !elsewhere(d)).length;
+        const handed = deployments.length - here;
         console.log(
           bad.length === 0
-            ? `msp: all ${deployments.length} deployments healthy. Ctrl-C stops everything.`
+            ? `msp: all ${here} deployments healthy${handed > 0 ? ` here; ${handed} more handed over to kubernetes or gcp` : ''}. Ctrl-C stops everything.`
             : `msp: ${bad.length} deployment(s) not healthy: ${bad.map((d) => d.key).join(', ')}; see \`msp operations list\` and \`msp logs\`.`,
         );
         break;

@@ -1,2 +1,3 @@
 export * from './catalog.js';
 export * from './policies-for.js';
+export * from './promql.js';
