@@ -5,7 +5,8 @@
 import type { FeatureModule } from './server.js';
 import { createBackupsModule } from './backups/index.js';
 import { createRolloutsModule } from './rollouts/index.js';
+import { createInstancesModule } from './instances/index.js';
 
 export function defaultModules(): FeatureModule[] {
-  return [createRolloutsModule(), createBackupsModule()];
+  return [createRolloutsModule(), createBackupsModule(), createInstancesModule()];
 }

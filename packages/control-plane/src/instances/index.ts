@@ -1,0 +1,3 @@
+export { createInstancesModule, checkTtls, INSTANCE_KINDS, type InstancesModuleOptions } from './module.js';
+export { createInstanceService, type InstanceService, type InstanceView, type DryRun } from './service.js';
+export { instanceRoutes } from './schemas.js';
