@@ -4,6 +4,7 @@
  * instance's history. A repo that is not a git work tree gets the file but no commit (said in the step).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,7 +42,15 @@ export async function writeInstanceFile(
 ): Promise<void> {
   const clean = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
   const text = `# ${comment}\n${stringify(clean)}`;
-  await writeAtomically(join(repoDir, instanceFile(env, id)), text);
+  const folder = join(repoDir, dirname(instanceFile(env, id)));
+  if (existsSync(folder)) return writeAtomically(join(folder, 'config.yaml'), text);
+  // A folder without its config.yaml does not validate: built under a dot name (the loader skips those),
+  // then renamed into place, so nobody loading the repo meanwhile sees half an instance.
+  const building = join(dirname(folder), `.${id}.${process.pid}.new`);
+  await rm(building, { recursive: true, force: true });
+  await mkdir(building, { recursive: true });
+  await writeFile(join(building, 'config.yaml'), text);
+  await rename(building, folder);
 }
 
 /** Sets fields of an existing config.yaml, keeping its comments and the order of the others. */

@@ -3,7 +3,6 @@
  * checking a playbook's request (every bad input refused before anything changes) and queuing it.
  */
 import {
-  ConflictError,
   InputError,
   NotFoundError,
   PreconditionFailedError,
@@ -26,7 +25,7 @@ import {
   type ReleaseRegistryClient,
 } from '@msp/releaseregistry';
 import type { ArtifactStore } from '@msp/runtime-local';
-import { enqueueExplained } from '../api/busy.js';
+import { busyError, enqueueExplained } from '../api/busy.js';
 import type { BackupStore } from '../backups/store.js';
 import type { OperationEngine } from '../operations/engine.js';
 import type { RuntimeTarget } from '../runtime-port.js';
@@ -135,6 +134,13 @@ export function createInstanceService(deps: InstanceServiceDeps) {
   async function rowOf(env: string, id: string): Promise<DeploymentRow> {
     const row = await store.getDeployment(instanceKey(env, id));
     if (!row || row.kind !== 'instance' || row.desiredState === 'deleted') {
+      // Being created (no row before its provision step): busy, not unknown.
+      const [running] = await store.listOperations({
+        deploymentKey: instanceKey(env, id),
+        unfinished: true,
+        limit: 1,
+      });
+      if (running) throw busyError(instanceKey(env, id), running, Date.now(), 'and run the command again');
       const known = (await store.listDeployments())
         .filter((d) => d.kind === 'instance' && d.managedBy === 'repo')
         .map((d) => `${d.environment}/${d.instance}`);
@@ -237,7 +243,9 @@ export function createInstanceService(deps: InstanceServiceDeps) {
       ) {
         throw new InputError(`Instance ${body.env}/${body.id} already exists; choose another id.`);
       }
-      const products = [...new Set(repo.instances.map((i) => i.service))];
+      // The product other instances run; with no instance yet, the repo's only service.
+      const running = [...new Set(repo.instances.map((i) => i.service))];
+      const products = running.length > 0 ? running : repo.services.map((s) => s.spec.service.id);
       const service = body.service ?? (products.length === 1 ? products[0] : undefined);
       if (!service) {
         throw new InputError(
@@ -329,12 +337,7 @@ export function createInstanceService(deps: InstanceServiceDeps) {
       }
       if (order === 0) throw new InputError(`${env}/${id} already runs ${from}.`);
       const [running] = await store.listOperations({ deploymentKey: row.key, unfinished: true, limit: 1 });
-      if (running) {
-        throw new ConflictError(
-          `Instance ${env}/${id} is busy: ${running.kind} operation ${running.id} (${running.status}) runs on it; wait for it (\`msp operations show ${running.id}\`).`,
-          { details: { operation: { id: running.id, kind: running.kind, status: running.status } } },
-        );
-      }
+      if (running) throw busyError(row.key, running, Date.now(), 'and run the command again');
       const input: UpgradeInput = {
         from,
         to: release.version,
