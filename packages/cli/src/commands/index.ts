@@ -6,6 +6,7 @@ import { registerOperationQueries, registerRuntimeCommands } from './runtime.js'
 import { registerReleaseCommands } from './release.js';
 import { registerDeleteCommands } from './delete.js';
 import { registerInstanceCommands } from './instance.js';
+import { registerFleetCommands } from './fleet.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -16,6 +17,7 @@ export function registerCommands(program: Command): void {
   registerReleaseCommands(program); // also `msp rollout …` and `msp deploy`
   registerDeleteCommands(program);
   registerInstanceCommands(program);
+  registerFleetCommands(program);
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

@@ -6,6 +6,7 @@ import type { RouteConfig, RouteConfigToTypedResponse, RouteHandler } from '@hon
 import type { Handler, Hono, ToSchema } from 'hono';
 import type { backupRoutes } from '../backups/schemas.js';
 import type { instanceRoutes } from '../instances/schemas.js';
+import type { fleetRoutes } from '../instances/fleet-routes.js';
 import type { releaseRoutes } from '../rollouts/schemas.js';
 import type { ApiEnv } from './app.js';
 import type { coreRoutes } from './routes.js';
@@ -23,7 +24,8 @@ type SchemaOfAll<Routes> = Intersect<{ [K in keyof Routes]: SchemaOf<Routes[K]> 
 type Schema = SchemaOfAll<typeof coreRoutes> &
   SchemaOfAll<typeof backupRoutes> &
   SchemaOfAll<typeof releaseRoutes> &
-  SchemaOfAll<typeof instanceRoutes>;
+  SchemaOfAll<typeof instanceRoutes> &
+  SchemaOfAll<typeof fleetRoutes>;
 
 /** The control plane API under /api/v1, for `hc<ControlPlaneApi>(url + '/api/v1')`. */
 export type ControlPlaneApi = Hono<ApiEnv, { [Path in keyof Schema]: Schema[Path] }, '/'>;

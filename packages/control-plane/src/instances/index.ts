@@ -1,3 +1,6 @@
 export { createInstancesModule, checkTtls, INSTANCE_KINDS, type InstancesModuleOptions } from './module.js';
 export { createInstanceService, type InstanceService, type InstanceView, type DryRun } from './service.js';
 export { instanceRoutes } from './schemas.js';
+export { fleetRoutes } from './fleet-routes.js';
+export { fleetReport, assignRings, type Fleet, type FleetMember } from './fleet.js';
+export { windowState } from './windows.js';

@@ -8,6 +8,8 @@ import { createArtifactStore } from '@msp/runtime-local';
 import type { FeatureContext, FeatureModule } from '../server.js';
 import { createBackupStore } from '../backups/store.js';
 import { connectRegistry } from '../rollouts/registry.js';
+import { FLEET_MIGRATIONS, createFleets, DEFAULT_RINGS } from './fleet.js';
+import { fleetApi } from './fleet-routes.js';
 import { INSTANCE_KINDS } from './inputs.js';
 import { createInstanceHandlers, syncRow } from './playbooks.js';
 import { instanceApi } from './routes.js';
@@ -18,11 +20,14 @@ export { INSTANCE_KINDS };
 export interface InstancesModuleOptions {
   /** How often the TTL loop looks (default 30 s; MSP_INSTANCE_TTL_CHECK_SECONDS). */
   ttlCheckMs?: number;
+  /** How often running fleets are driven (default 2 s). */
+  fleetTickMs?: number;
 }
 
 export function createInstancesModule(options: InstancesModuleOptions = {}): FeatureModule {
   return {
     name: 'instances',
+    migrations: FLEET_MIGRATIONS,
     async setup(ctx: FeatureContext) {
       const { store, engine } = ctx;
       const backups = createBackupStore(ctx.db);
@@ -47,18 +52,39 @@ export function createInstancesModule(options: InstancesModuleOptions = {}): Fea
         syncRow: (key) => syncRow(playbookDeps, key),
       });
       const every = options.ttlCheckMs ?? Number(process.env.MSP_INSTANCE_TTL_CHECK_SECONDS ?? 30) * 1000;
+      const fleets = createFleets({
+        db: ctx.db,
+        store,
+        service,
+        log: ctx.log,
+        rings: async () => {
+          const cfg = (await loadPlatformRepo(ctx.repoDir)).repo?.platform.instances;
+          return { plan: cfg?.rings ?? DEFAULT_RINGS, ...(cfg?.soak ? { soak: cfg.soak } : {}) };
+        },
+      });
       let timer: NodeJS.Timeout | undefined;
+      let fleetTimer: NodeJS.Timeout | undefined;
+      let ticking = false;
       return {
         handlers: createInstanceHandlers(playbookDeps),
-        routes: [(api) => instanceApi(api, service, { store, backups })],
+        routes: [(api) => instanceApi(api, service, { store, backups }), (api) => fleetApi(api, fleets)],
         start: () => {
           timer = setInterval(() => {
             void checkTtls(service, ctx).catch((e: unknown) => ctx.log(`instances: TTL: ${String(e)}`));
           }, every);
+          fleetTimer = setInterval(() => {
+            if (ticking) return;
+            ticking = true;
+            void fleets
+              .tick()
+              .catch((e: unknown) => ctx.log(`instances: fleets: ${String(e)}`))
+              .finally(() => (ticking = false));
+          }, options.fleetTickMs ?? 2000);
           return Promise.resolve();
         },
         stop: () => {
           clearInterval(timer);
+          clearInterval(fleetTimer);
           return Promise.resolve();
         },
       };

@@ -255,6 +255,7 @@ function upgradeSteps(deps: PlaybookDeps): Record<string, Step> {
     async 'rollback-check'(ctx, target) {
       const op = ctx.operation;
       if (!failureOf(op)) return 'not needed';
+      if (!began(op, 'release') && !touched(op)) return 'nothing was changed';
       return healthCheck(deps, target, op.deploymentKey, input(op).from);
     },
     async outcome(ctx) {
@@ -273,7 +274,9 @@ function upgradeSteps(deps: PlaybookDeps): Record<string, Step> {
       const rollbackFailed = op.steps.find((s) => s.name.startsWith('rollback-') && s.status === 'failed');
       const how = rollbackFailed
         ? `the rollback failed too at ${rollbackFailed.name}: ${rollbackFailed.detail}; restore it by hand from backup ${resultText(op, 'backupId', '(none)')} with \`msp instance restore ${op.deploymentKey.slice('instance/'.length)} --backup <id> --in-place\``
-        : `rolled back: ${from} serves again${touched(op) ? `, its data restored in place from pre-upgrade backup ${resultText(op, 'backupId', '?')}` : ', the database untouched'}`;
+        : !began(op, 'release') && !touched(op)
+          ? `nothing was changed: ${from} stays`
+          : `rolled back: ${from} serves again${touched(op) ? `, its data restored in place from pre-upgrade backup ${resultText(op, 'backupId', '?')}` : ', the database untouched'}`;
       const message = `upgrade of ${op.deploymentKey} from ${from} to ${to} failed at ${failure.step}: ${failure.detail.split('\n')[0]}; ${how}`;
       await deps.store.addEvent({
         deploymentKey: op.deploymentKey,

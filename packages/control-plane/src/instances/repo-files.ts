@@ -93,7 +93,28 @@ export async function readInstanceFile(
  * Commits the instance's folder (only it) with `message`; idempotent: nothing to commit (a resumed step)
  * returns the current HEAD. Returns undefined when the repo is not a git work tree.
  */
-export async function commitInstance(
+/** Git takes one writer at a time (index.lock): this process's commits queue per repo. */
+const queues = new Map<string, Promise<unknown>>();
+function serialized<T>(repoDir: string, fn: () => Promise<T>): Promise<T> {
+  const next = (queues.get(repoDir) ?? Promise.resolve()).then(fn, fn);
+  queues.set(
+    repoDir,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
+export function commitInstance(
+  repoDir: string,
+  env: string,
+  id: string,
+  message: string,
+  author: string,
+): Promise<string | undefined> {
+  return serialized(repoDir, () => commitNow(repoDir, env, id, message, author));
+}
+
+async function commitNow(
   repoDir: string,
   env: string,
   id: string,

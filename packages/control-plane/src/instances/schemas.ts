@@ -25,6 +25,9 @@ export const createBody = z.strictObject({
   ttl: text().max(20).optional(),
   region: text().max(50).optional(),
   license: text().max(200).optional(),
+  channel: z.enum(['stable', 'insiders', 'pause']).optional(),
+  /** Weekly maintenance windows, as config.yaml's `maintenance` (validated by the instance schema). */
+  maintenance: z.record(z.string(), z.unknown()).optional(),
   dryRun: z.boolean().optional(),
 });
 export const upgradeBody = z.strictObject({ to: text().min(1).max(100), dryRun: z.boolean().optional() });

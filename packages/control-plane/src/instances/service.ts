@@ -225,6 +225,8 @@ export function createInstanceService(deps: InstanceServiceDeps) {
         ttl?: string;
         region?: string;
         license?: string;
+        channel?: 'stable' | 'insiders' | 'pause';
+        maintenance?: Record<string, unknown>;
         dryRun?: boolean;
       },
       who: string,
@@ -264,6 +266,11 @@ export function createInstanceService(deps: InstanceServiceDeps) {
           'Production instances cannot have a TTL: drop --ttl, or create a trial or internal instance.',
         );
       }
+      if (body.ttl === undefined && envConfig.category === 'test') {
+        throw new InputError(
+          `Instances in ${body.env} (a test environment) are short-lived: give --ttl (e.g. --ttl 72h).`,
+        );
+      }
       if (body.ttl !== undefined && !TTL_PATTERN.test(body.ttl)) {
         throw new InputError(`--ttl ${body.ttl}: give a whole number and a unit (s, m, h, d), e.g. 72h.`);
       }
@@ -287,6 +294,8 @@ export function createInstanceService(deps: InstanceServiceDeps) {
         ...(body.features?.length ? { features: body.features } : {}),
         ...(body.region ? { region: body.region } : {}),
         ...(body.license ? { license: body.license } : {}),
+        ...(body.channel ? { channel: body.channel } : {}),
+        ...(body.maintenance ? { maintenance: body.maintenance } : {}),
         ...(body.ttl
           ? { ttl: body.ttl, expiresAt: new Date(Date.now() + parseDuration(body.ttl)).toISOString() }
           : {}),
