@@ -20,6 +20,7 @@ const stager = async () => (await import(join(sampleProductDir, 'stage.mjs'))) a
 /** A platform repo with environments `dev` (test) and `prod`, the sample product and msp.yaml's instances block. */
 export async function createInstanceRepo(
   extraMspYaml: string[] = [],
+  migrator = ['node', 'migrate.js'],
 ): Promise<{ dir: string; baseDomain: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'msp-repo-instances-'));
   await chmod(dir, 0o711);
@@ -38,7 +39,7 @@ export async function createInstanceRepo(
       '    category: internal',
       '    runtime: local',
       'instances:',
-      '  migrator: [node, migrate.js]',
+      `  migrator: ${JSON.stringify(migrator)}`,
       ...extraMspYaml,
       '',
     ].join('\n'),
