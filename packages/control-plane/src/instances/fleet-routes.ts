@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { apiRouter, type ApiEnv } from '../api/app.js';
 import { idParam, jsonBody, jsonResponse, route, text, typed } from '../api/schemas.js';
-import { fleetReport, type Fleet, type Fleets } from './fleet.js';
+import type { Fleet, Fleets } from './fleet.js';
+import { fleetReport } from './fleet-report.js';
 
 export const fleetBody = z.strictObject({
   to: text().min(1).max(100),

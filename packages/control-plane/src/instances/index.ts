@@ -2,5 +2,6 @@ export { createInstancesModule, checkTtls, INSTANCE_KINDS, type InstancesModuleO
 export { createInstanceService, type InstanceService, type InstanceView, type DryRun } from './service.js';
 export { instanceRoutes } from './schemas.js';
 export { fleetRoutes } from './fleet-routes.js';
-export { fleetReport, assignRings, type Fleet, type FleetMember } from './fleet.js';
+export { assignRings, type Fleet, type FleetMember } from './fleet.js';
+export { fleetReport } from './fleet-report.js';
 export { windowState } from './windows.js';

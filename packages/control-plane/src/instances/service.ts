@@ -1,3 +1,4 @@
+// Over 400 lines: every check of create, upgrade, delete and extend sits beside the request it guards.
 /**
  * What the instance routes, the TTL loop and fleets share: reading instances (repo + state + runtime),
  * checking a playbook's request (every bad input refused before anything changes) and queuing it.
