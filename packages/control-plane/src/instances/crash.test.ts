@@ -5,13 +5,14 @@
  * meanwhile (as a real job runner's would be cancelled), and counts the runs that did migrate.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { findFreePort } from '@msp/runtime-local';
 import { eventually, requestVia, uploadBundle } from '../testing/fixture-repo.js';
-import { mspUpHarness, type MspUpHarness } from '../testing/msp-process.js';
+import { mspBin, mspUpHarness, type MspUpHarness } from '../testing/msp-process.js';
 import { createInstanceRepo, sampleProductDir } from './test-support.js';
 
 let msp: MspUpHarness | undefined;
@@ -127,4 +128,28 @@ process.exit(spawnSync(process.execPath, ['migrate.js'], { stdio: 'inherit' }).s
     const notes = await requestVia(proxyPort, domain, '/api/notes');
     return /v1\.1\.0/.test(home.text) && /written before the crash/.test(notes.text) ? true : undefined;
   });
+
+  // The CLI against this control plane: --json, the <env>/<id> form, bad input exits 2 and changes nothing.
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [mspBin, ...args, '--repo', repo.dir], (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  const listed = await cli('instance', 'list', '--json');
+  assert.equal(listed.code, 0, listed.stderr);
+  const mine = (JSON.parse(listed.stdout) as Array<{ id: string; version: string }>).find(
+    (i) => i.id === 'crashy',
+  );
+  assert.equal(mine?.version, 'v1.1.0');
+  const older = await cli('instance', 'upgrade', 'prod/crashy', '--to', 'v1.0.0');
+  assert.equal(older.code, 2, older.stderr);
+  assert.match(older.stderr, /older/);
+  const unknown = await cli('instance', 'show', 'nobody');
+  assert.equal(unknown.code, 2, unknown.stderr);
+  const dry = await cli('fleet', 'upgrade', '--to', 'v1.1.0', '--env', 'prod', '--dry-run', '--json');
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /already on v1\.1\.0/);
+  const resume = await cli('fleet', 'resume', 'fleet-nope');
+  assert.equal(resume.code, 2, resume.stderr);
 });

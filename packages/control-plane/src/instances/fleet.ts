@@ -138,6 +138,18 @@ export function createFleets(deps: {
       [f.id, f.status, JSON.stringify(f.members), f.ringDoneAt, f.stopReason],
     );
   };
+  // One pass at a time per fleet in this process (the loop, a create and a resume may meet), each on a
+  // fresh read: two passes on the same snapshot would start the same upgrade twice.
+  const passes = new Map<string, Promise<unknown>>();
+  const locked = <T>(id: string, fn: () => Promise<T>): Promise<T> => {
+    const next = (passes.get(id) ?? Promise.resolve()).then(fn, fn);
+    passes.set(
+      id,
+      next.catch(() => undefined),
+    );
+    return next;
+  };
+  const driveNow = (id: string) => locked(id, async () => drive(await get(id)));
   const event = (f: Fleet, kind: string, message: string) =>
     store.addEvent({ kind, message, data: { fleet: f.id, to: f.toVersion } });
 
@@ -326,7 +338,7 @@ export function createFleets(deps: {
         'fleet-started',
         `fleet ${f.id} upgrades ${f.members.filter((m) => m.state === 'pending').length} instance(s) to ${f.toVersion} (by ${who})`,
       );
-      await drive(f);
+      await driveNow(f.id);
       return { dryRun: false as const, fleet: await get(f.id) };
     },
     async list(): Promise<Fleet[]> {
@@ -334,36 +346,39 @@ export function createFleets(deps: {
         fleetOf,
       );
     },
-    async pause(id: string, who: string): Promise<Fleet> {
-      const f = await get(id);
-      if (f.status !== 'running')
-        throw new InputError(`Fleet ${id} is ${f.status}, not running: nothing to pause.`);
-      f.status = 'paused';
-      await save(f);
-      await event(f, 'fleet-paused', `fleet ${id} paused by ${who}; running upgrades finish`);
-      return f;
-    },
+    pause: (id: string, who: string): Promise<Fleet> =>
+      locked(id, async () => {
+        const f = await get(id);
+        if (f.status !== 'running')
+          throw new InputError(`Fleet ${id} is ${f.status}, not running: nothing to pause.`);
+        f.status = 'paused';
+        await save(f);
+        await event(f, 'fleet-paused', `fleet ${id} paused by ${who}; running upgrades finish`);
+        return f;
+      }),
     async resume(id: string, who: string): Promise<Fleet> {
-      const f = await get(id);
-      if (f.status === 'succeeded')
-        throw new InputError(
-          `Fleet ${id} has finished (every instance runs ${f.toVersion}): there is nothing to resume.`,
-        );
-      if (f.status === 'running') throw new InputError(`Fleet ${id} is running already.`);
-      for (const m of f.members.filter((x) => x.state === 'failed')) {
-        Object.assign(m, {
-          state: 'pending',
-          reason: `retried after a resume by ${who}`,
-          operationId: null,
-          startedAt: null,
-          finishedAt: null,
-        });
-      }
-      f.status = 'running';
-      f.stopReason = null;
-      await save(f);
-      await event(f, 'fleet-resumed', `fleet ${id} resumed by ${who}`);
-      await drive(f);
+      await locked(id, async () => {
+        const f = await get(id);
+        if (f.status === 'succeeded')
+          throw new InputError(
+            `Fleet ${id} has finished (every instance runs ${f.toVersion}): there is nothing to resume.`,
+          );
+        if (f.status === 'running') throw new InputError(`Fleet ${id} is running already.`);
+        for (const m of f.members.filter((x) => x.state === 'failed')) {
+          Object.assign(m, {
+            state: 'pending',
+            reason: `retried after a resume by ${who}`,
+            operationId: null,
+            startedAt: null,
+            finishedAt: null,
+          });
+        }
+        f.status = 'running';
+        f.stopReason = null;
+        await save(f);
+        await event(f, 'fleet-resumed', `fleet ${id} resumed by ${who}`);
+      });
+      await driveNow(id);
       return get(id);
     },
     /** Drives every running fleet once (and records the upgrades a paused or stopped one still runs). */
@@ -371,7 +386,9 @@ export function createFleets(deps: {
       const { rows } = await db.query(
         `select * from instance_fleets where status = 'running' or members @> '[{"state": "running"}]'`,
       );
-      for (const r of rows) await drive(fleetOf(r)).catch((e: unknown) => deps.log(`fleets: ${String(e)}`));
+      for (const r of rows) {
+        await driveNow(String(r.id)).catch((e: unknown) => deps.log(`fleets: ${String(e)}`));
+      }
     },
   };
 }
