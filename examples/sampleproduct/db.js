@@ -1,5 +1,6 @@
 // Database access shared by server.js and migrate.js: the connection from the MSP runtime contract,
-// and forward-only migrations (migrations/NNN_*.sql) applied once under an advisory lock.
+// and forward-only migrations (migrations/NNN_*.sql), each applied once in its own transaction under an
+// advisory lock.
 import { readdir, readFile } from 'node:fs/promises';
 import pg from 'pg';
 
@@ -18,30 +19,36 @@ export function databaseConfig(env = process.env) {
   };
 }
 
-export async function migrate(pool) {
+export async function migrate(pool, onApplied = () => undefined) {
   const dir = new URL('./migrations/', import.meta.url);
   const files = (await readdir(dir)).filter((f) => /^[0-9]{3}_.+\.sql$/.test(f)).sort();
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
     // Several instances (or the migrator job and an instance) may start together: one migrates, the rest wait.
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('sampleproduct.migrate'))");
+    await client.query("SELECT pg_advisory_lock(hashtext('sampleproduct.migrate'))");
     await client.query(
       'CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())',
     );
     const done = new Set((await client.query('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
     const applied = [];
+    // One transaction per migration, as most migration tools do: a failing one leaves the ones before it
+    // applied (the database is then half-migrated; the pre-upgrade backup is what brings it back).
     for (const file of files.filter((f) => !done.has(f))) {
-      await client.query(await readFile(new URL(file, dir), 'utf8'));
-      await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+      await client.query('BEGIN');
+      try {
+        await client.query(await readFile(new URL(file, dir), 'utf8'));
+        await client.query('INSERT INTO schema_migrations (name) VALUES ($1)', [file]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw Object.assign(new Error(`${file}: ${error.message}`), { applied });
+      }
       applied.push(file);
+      onApplied(file);
     }
-    await client.query('COMMIT');
     return applied;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
   } finally {
+    await client.query("SELECT pg_advisory_unlock(hashtext('sampleproduct.migrate'))").catch(() => undefined);
     client.release();
   }
 }

@@ -74,7 +74,8 @@ async function route(req, res) {
     return send(res, 200, html, 'text/html');
   }
   if (pathname === '/api/notes' && req.method === 'GET') {
-    const { rows } = await pool.query('SELECT id, body, created_at FROM notes ORDER BY id');
+    // Every column: later versions add some (tags, title) and the notes' JSON shows them.
+    const { rows } = await pool.query('SELECT * FROM notes ORDER BY id');
     return send(res, 200, rows);
   }
   if (pathname === '/api/notes' && req.method === 'POST') {
@@ -87,9 +88,7 @@ async function route(req, res) {
     if (typeof body?.body !== 'string' || body.body.length < 1 || body.body.length > 10000) {
       return fail(res, 400, 'invalid_input', 'body: must be a string of 1 to 10000 characters');
     }
-    const { rows } = await pool.query('INSERT INTO notes (body) VALUES ($1) RETURNING id, body, created_at', [
-      body.body,
-    ]);
+    const { rows } = await pool.query('INSERT INTO notes (body) VALUES ($1) RETURNING *', [body.body]);
     return send(res, 201, rows[0]);
   }
   if ((upload || pathname === '/api/uploads') && !uploads) {

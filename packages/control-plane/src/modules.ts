@@ -8,6 +8,7 @@ import { createRolloutsModule } from './rollouts/index.js';
 import { createAuditModule } from './audit/index.js';
 import { createAccessModule } from './access/index.js';
 import { createDashboardModule } from './dashboard/index.js';
+import { createInstancesModule } from './instances/index.js';
 
 export function defaultModules(): FeatureModule[] {
   // audit first: its middleware records every call, refused ones included, before access checks roles.
@@ -16,6 +17,7 @@ export function defaultModules(): FeatureModule[] {
     createAccessModule(),
     createRolloutsModule(),
     createBackupsModule(),
+    createInstancesModule(),
     createDashboardModule(),
   ];
 }

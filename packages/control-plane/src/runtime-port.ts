@@ -58,6 +58,28 @@ export interface Workloads {
    * it (after a restore). Returns a short detail.
    */
   start(key: string, ctx: StepContext): Promise<string>;
+  /**
+   * Optional: runs a one-off task (an upgrade's migrator) to its end with the deployment's environment and
+   * the code of `task.release` (the deployment's own release when absent); the database is started first.
+   */
+  runTask?(key: string, task: TaskRequest, ctx: StepContext): Promise<TaskResult>;
+}
+
+/** A one-off task: its command (run in the release's code folder) and extra environment. */
+export interface TaskRequest {
+  command: readonly string[];
+  env?: Readonly<Record<string, string>>;
+  release?: { version: string; artifact?: { digest: string; url?: string } } | null;
+  /** Killed after this long (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+export interface TaskResult {
+  /** null when it was killed (timeout). */
+  exitCode: number | null;
+  /** The last lines of its stdout and stderr. */
+  output: string;
+  durationMs: number;
 }
 
 /** A problem a verification found in one file of a backup. */

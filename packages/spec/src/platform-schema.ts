@@ -46,6 +46,31 @@ export const environmentConfigSchema = z
     },
   }));
 
+const ringShare = z.int().min(0).max(100);
+
+/** Managed instances: the product's migrator and the ring plan of fleet upgrades. */
+export const instancesConfigSchema = z.strictObject({
+  /** The one-off command an upgrade runs in the new release's code before it deploys it. */
+  migrator: z.array(z.string().min(1)).min(1).optional(),
+  /**
+   * Fleet upgrade rings in order, each the cumulative share (percent) of every instance type upgraded once
+   * it is done: the seed's "30% of trials, 10% of customers".
+   */
+  rings: z
+    .array(
+      z.strictObject({
+        name: slug('a ring name'),
+        internal: ringShare.optional(),
+        trial: ringShare.optional(),
+        production: ringShare.optional(),
+      }),
+    )
+    .min(1)
+    .optional(),
+  /** Wait between rings of a fleet upgrade (default 10m; `--soak` overrides). */
+  soak: duration().optional(),
+});
+
 export const platformConfigSchema = z.strictObject({
   organization: z.strictObject({ name: z.string().min(1) }),
   baseDomain: hostname(),
@@ -67,6 +92,7 @@ export const platformConfigSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
+  instances: instancesConfigSchema.optional(),
   notifications: z
     .strictObject({
       sharedChannel: z.string().min(1).optional(),

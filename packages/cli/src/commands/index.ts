@@ -8,6 +8,8 @@ import { registerDeleteCommands } from './delete.js';
 import { registerUserCommands } from './users.js';
 import { registerAccessCommands } from './access.js';
 import { registerGenerateCommands } from './generate.js';
+import { registerInstanceCommands } from './instance.js';
+import { registerFleetCommands } from './fleet.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -20,6 +22,8 @@ export function registerCommands(program: Command): void {
   registerUserCommands(program); // users, tokens, whoami
   registerAccessCommands(program); // access, audit
   registerGenerateCommands(program);
+  registerInstanceCommands(program);
+  registerFleetCommands(program);
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

@@ -5,6 +5,8 @@
 import type { RouteConfig, RouteConfigToTypedResponse, RouteHandler } from '@hono/zod-openapi';
 import type { Handler, Hono, ToSchema } from 'hono';
 import type { backupRoutes } from '../backups/schemas.js';
+import type { instanceRoutes } from '../instances/schemas.js';
+import type { fleetRoutes } from '../instances/fleet-routes.js';
 import type { releaseRoutes } from '../rollouts/schemas.js';
 import type { accessRoutes } from '../access/schemas.js';
 import type { auditRoutes } from '../audit/schemas.js';
@@ -25,7 +27,9 @@ type Schema = SchemaOfAll<typeof coreRoutes> &
   SchemaOfAll<typeof backupRoutes> &
   SchemaOfAll<typeof releaseRoutes> &
   SchemaOfAll<typeof accessRoutes> &
-  SchemaOfAll<typeof auditRoutes>;
+  SchemaOfAll<typeof auditRoutes> &
+  SchemaOfAll<typeof instanceRoutes> &
+  SchemaOfAll<typeof fleetRoutes>;
 
 /** The control plane API under /api/v1, for `hc<ControlPlaneApi>(url + '/api/v1')`. */
 export type ControlPlaneApi = Hono<ApiEnv, { [Path in keyof Schema]: Schema[Path] }, '/'>;

@@ -55,6 +55,11 @@ export interface OperationHandler {
   runStep(step: string, ctx: StepContext): Promise<string | void>;
   /** Called once when an operation ends, whatever the outcome. */
   onFinished?(op: Operation): Promise<void>;
+  /**
+   * Runs the steps after a failed one too (rollback steps that look at what failed, e.g. an instance
+   * upgrade); the operation stays unfinished until its last step and then fails with the last error.
+   */
+  readonly continueAfterFailure?: boolean;
 }
 
 export interface OperationEngine {
@@ -203,6 +208,11 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
           const facts = classifyError(error);
           await store.appendLog(id, 'error', `${step.name}: ${facts.message}`);
           op = withResult(failStep(op, step.name, now(), facts.message, facts));
+          if (handler.continueAfterFailure) {
+            op = { ...op, status: 'running', finishedAt: undefined }; // unfinished: resumed after a crash
+            await save(op);
+            continue;
+          }
           await save(op);
           await stepDone(op, step.name);
           break;

@@ -35,6 +35,7 @@ import { createStepRunner, localSteps } from './deploy-steps.js';
 import { watchInstanceHealth } from './health-events.js';
 import { createStatusViews } from './status.js';
 import { createVolumes } from './volumes.js';
+import { runTask } from './task.js';
 import { ensureInstances } from './workload.js';
 
 export { hostnamesOf } from './workload.js';
@@ -136,6 +137,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
         c.supervisedDatabases.add(key);
       return detail;
     },
+    runTask: (key, task, ctx) => runTask(c, key, task, ctx),
   };
 
   const stopRevoker = startCredentialRevoker({ clusters: () => c.clusters.entries(), store, log });

@@ -50,7 +50,7 @@ function releaseOf(spec: DeploymentSpec, codeDir: string): string {
   return 'working-tree';
 }
 
-async function instanceEnv(
+export async function instanceEnv(
   c: LocalContext,
   row: DeploymentRow,
   spec: DeploymentSpec,
