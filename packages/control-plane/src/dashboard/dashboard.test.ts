@@ -326,8 +326,12 @@ describe('dashboard in a browser', { skip }, () => {
     await row.getByText('stopped', { exact: true }).waitFor({ timeout: 60_000 });
     const navigations: string[] = [];
     p.on('framenavigated', (f) => navigations.push(f.url()));
-    const deployed = await api(`/deployments/${encodeURIComponent(key)}/deploy`, {});
-    assert.equal(deployed.status, 202, JSON.stringify(deployed.body));
+    // Start it again through the API (a deploy already under way, as seen once on a busy machine, does too).
+    await eventually('a deploy of dev accepted or under way', 60_000, async () => {
+      const r = await api(`/deployments/${encodeURIComponent(key)}/deploy`, {});
+      const busy = (r.body.error as { details?: { operation?: { kind?: string } } } | undefined)?.details;
+      return r.status === 202 || busy?.operation?.kind === 'deploy' ? true : undefined;
+    });
     await row.getByText('healthy', { exact: true }).waitFor({ timeout: 120_000 });
     assert.deepEqual(navigations, [], 'the row changed without a reload');
   });
@@ -375,6 +379,16 @@ describe('dashboard in a browser', { skip }, () => {
         ),
         ['alice@prod'],
       );
+      // Revoke asks first, naming the target; the grant ends.
+      const asked: string[] = [];
+      b.once('dialog', (d) => {
+        asked.push(d.message());
+        void d.accept();
+      });
+      await b.getByRole('button', { name: 'Revoke…' }).click();
+      await b.getByRole('status').filter({ hasText: "Revoked alice's access" }).waitFor();
+      assert.match(asked[0] ?? '', /^Revoke alice's operate access to releaseregistry in prod now\?/);
+      await b.locator('tr[data-status="revoked"]').filter({ hasText: 'alice' }).waitFor();
       // An approver's own request: the API refuses, and the page says why.
       const own = await fetch(`${cp.url}/api/v1/access/requests`, {
         method: 'POST',
