@@ -90,6 +90,43 @@ function plan(action: string, f: Record<string, string>): Plan | string {
         done: queued(`Restoring ${key} to ${to ?? 'the latest state'} ${into ? `into ${into}` : 'in place'}`),
       };
     }
+    case 'request-access': {
+      const [target, environment, role, duration, reason] = [
+        need('target'),
+        need('environment'),
+        need('role'),
+        need('duration'),
+        need('reason'),
+      ];
+      if (!target || !environment || !role || !duration || !reason) {
+        return 'An access request needs a target, an environment, a role, a duration and a reason.';
+      }
+      return {
+        path: '/access/requests',
+        body: { target, environment, role, duration, reason },
+        done: (b) =>
+          `Asked for ${role} access to ${target} in ${environment}: request ${String(b.id)} waits for approval.`,
+      };
+    }
+    case 'approve':
+    case 'deny':
+    case 'revoke': {
+      const id = need('id');
+      if (!id) return `${action} needs an access request.`;
+      const what = `${need('requester') ?? 'someone'}'s access to ${need('target') ?? '?'} in ${need('environment') ?? '?'}`;
+      return {
+        path: `/access/requests/${q(id)}/${action}`,
+        body: {},
+        // Deny and revoke ask first, naming the target; approving is what the requester asked for.
+        ...(action === 'approve' ? {} : { target: need('target') ?? id }),
+        done: () =>
+          action === 'approve'
+            ? `Approved ${what}.`
+            : action === 'deny'
+              ? `Denied ${what}.`
+              : `Revoked ${what}.`,
+      };
+    }
     case 'reconcile':
       return { path: '/reconcile', body: {}, done: () => 'Reconciled with the platform repo.' };
     default:

@@ -2,9 +2,13 @@
  * What a role may do, as the dashboard asks it: one lookup, so a page shows an action's button only when
  * the API would accept the action from this user. It mirrors the access module's role rule (access/policy.ts):
  * a viewer reads only; an operator and an admin may run every operation (in a restricted environment the
- * API also asks for an active grant, and the page shows its refusal). An unknown role may do nothing.
+ * API also asks for an active grant, and the page shows its refusal). Access requests (access/service.ts):
+ * an operator or admin asks for access and may revoke a grant; approving and denying is for the approver
+ * role, admin (an environment's `access.approverRoles` may widen it: the CLI then serves the others), and
+ * never on one's own request (the page offers no button there). An unknown role may do nothing.
  */
-export const ACTIONS = [
+const ACCESS_ACTIONS = ['request-access', 'approve', 'deny', 'revoke'] as const;
+const OPERATIONS = [
   'promote',
   'suspend',
   'resume',
@@ -15,11 +19,12 @@ export const ACTIONS = [
   'restore',
   'reconcile',
 ] as const;
+export const ACTIONS = [...OPERATIONS, ...ACCESS_ACTIONS] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const BY_ROLE: Readonly<Record<string, readonly Action[]>> = {
   admin: ACTIONS,
-  operator: ACTIONS,
+  operator: [...OPERATIONS, 'request-access', 'revoke'],
   viewer: [],
 };
 

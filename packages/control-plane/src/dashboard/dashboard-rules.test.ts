@@ -28,6 +28,10 @@ describe('dashboard rules', () => {
     assert.deepEqual(capabilitiesOf('viewer'), []);
     assert.deepEqual(capabilitiesOf('toString'), []);
     assert.ok(capabilitiesOf('operator').includes('restore'));
+    // Access (access/policy.ts, service.ts): approving and denying is the approver role's (admin).
+    assert.ok(capabilitiesOf('operator').includes('request-access'));
+    assert.ok(!capabilitiesOf('operator').includes('approve'));
+    assert.ok(!capabilitiesOf('operator').includes('deny'));
   });
 
   test('an action only ever sends the browser back to a page of this site', () => {
@@ -50,6 +54,8 @@ describe('dashboard rules', () => {
       ['stop', { deployment: 'shop/prod' }],
       ['rollback', { service: 'shop', environment: 'prod' }],
       ['restore', { deployment: 'shop/prod', to: '2026-01-01T00:00:00Z' }],
+      ['deny', { id: 'r-1', requester: 'alice', target: 'shop/prod', environment: 'prod' }],
+      ['revoke', { id: 'r-1', requester: 'alice', target: 'shop/prod', environment: 'prod' }],
     ] as const) {
       const wrong = await runAction(api, action, { ...fields, confirm: 'shop/dev' });
       assert.equal(wrong.ok, false);

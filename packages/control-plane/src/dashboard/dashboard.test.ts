@@ -1,7 +1,9 @@
 /**
  * The dashboard in a real browser (playwright-core driving Debian's chromium) against a real control
  * plane with the local runtime: sign in, promote a release and watch the stage change without reloading,
- * restore a deployment to a time picked on the backups timeline, and a viewer who sees no action. One
+ * restore a deployment to a time picked on the backups timeline, ask for access to prod as one person and
+ * approve it as another on the Access page (and find the approval on the Audit page), and a viewer who
+ * sees no action. One
  * control plane and one browser for the file. MSP_DASHBOARD_SCREENSHOTS=<dir> also saves every page at
  * 1280 px and at phone width (docs/dashboard/).
  */
@@ -16,6 +18,8 @@ import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import { createBackupsModule } from '../backups/module.js';
 import { createRolloutsModule } from '../rollouts/module.js';
+import { createAuditModule } from '../audit/index.js';
+import { createAccessModule } from '../access/index.js';
 import {
   createFixtureRepo,
   eventually,
@@ -80,6 +84,8 @@ describe('dashboard in a browser', { skip }, () => {
       port: await findFreePort(),
       createRuntime: (deps) => createLocalRuntime({ ...deps, proxyPort, soakMs: 1000 }),
       modules: [
+        createAuditModule(),
+        createAccessModule(),
         createRolloutsModule(),
         createBackupsModule({ schedules: false }),
         createDashboardModule({ streamIntervalMs: 300 }),
@@ -320,10 +326,105 @@ describe('dashboard in a browser', { skip }, () => {
     await row.getByText('stopped', { exact: true }).waitFor({ timeout: 60_000 });
     const navigations: string[] = [];
     p.on('framenavigated', (f) => navigations.push(f.url()));
-    const deployed = await api(`/deployments/${encodeURIComponent(key)}/deploy`, {});
-    assert.equal(deployed.status, 202, JSON.stringify(deployed.body));
+    // Start it again through the API (a deploy already under way, as seen once on a busy machine, does too).
+    await eventually('a deploy of dev accepted or under way', 60_000, async () => {
+      const r = await api(`/deployments/${encodeURIComponent(key)}/deploy`, {});
+      const busy = (r.body.error as { details?: { operation?: { kind?: string } } } | undefined)?.details;
+      return r.status === 202 || busy?.operation?.kind === 'deploy' ? true : undefined;
+    });
     await row.getByText('healthy', { exact: true }).waitFor({ timeout: 120_000 });
     assert.deepEqual(navigations, [], 'the row changed without a reload');
+  });
+
+  test('one person asks for access to prod, another approves it on the Access page; Audit lists it', async () => {
+    const person = async (name: string, role: string) => {
+      assert.equal((await api('/users', { name, role })).status, 201);
+      const t = await api('/tokens', { user: name, expiresIn: '1h', label: 'dashboard test' });
+      assert.equal(t.status, 201, JSON.stringify(t.body));
+      return t.body.token as string;
+    };
+    const [alice, bob] = [await person('alice', 'operator'), await person('bob', 'admin')];
+    const [ctxA, ctxB] = [await browser.newContext(), await browser.newContext()];
+    try {
+      const b = await signIn(ctxB, bob);
+      await b.getByRole('link', { name: 'Access' }).click();
+      await b.waitForURL(/\/ui\/access$/);
+      await b.getByRole('status').filter({ hasText: /^live/ }).waitFor();
+      const a = await signIn(ctxA, alice);
+      await a.goto(`${cp.url}/ui/access`);
+      await a.getByLabel(/^Target/).fill('releaseregistry');
+      await a.getByLabel('Environment').fill('prod');
+      await a.getByLabel('Reason').fill('look into slow checkouts');
+      await a.getByRole('button', { name: 'Ask for access' }).click();
+      await a.getByRole('status').filter({ hasText: 'waits for approval' }).waitFor();
+      assert.equal(await a.getByRole('button', { name: 'Approve' }).count(), 0, 'not on her own request');
+      // The request arrives on bob's page by itself; he approves it.
+      const pending = b.locator('tr[data-status="pending"]').filter({ hasText: 'alice' });
+      await pending.waitFor();
+      if (shots) await shoot(b, 'access');
+      await pending.getByRole('button', { name: 'Approve' }).click();
+      await b
+        .getByRole('status')
+        .filter({ hasText: "Approved alice's access to releaseregistry in prod" })
+        .waitFor();
+      await b
+        .locator('tr[data-status="approved"]')
+        .filter({ hasText: 'alice' })
+        .getByText('active')
+        .waitFor();
+      const grants = await api('/access/requests?status=approved');
+      assert.deepEqual(
+        (grants.body.requests as Array<{ requester: string; environment: string }>).map(
+          (r) => `${r.requester}@${r.environment}`,
+        ),
+        ['alice@prod'],
+      );
+      // Revoke asks first, naming the target; the grant ends.
+      const asked: string[] = [];
+      b.once('dialog', (d) => {
+        asked.push(d.message());
+        void d.accept();
+      });
+      await b.getByRole('button', { name: 'Revoke…' }).click();
+      await b.getByRole('status').filter({ hasText: "Revoked alice's access" }).waitFor();
+      assert.match(asked[0] ?? '', /^Revoke alice's operate access to releaseregistry in prod now\?/);
+      await b.locator('tr[data-status="revoked"]').filter({ hasText: 'alice' }).waitFor();
+      // An approver's own request: the API refuses, and the page says why.
+      const own = await fetch(`${cp.url}/api/v1/access/requests`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          target: 'releaseregistry',
+          environment: 'prod',
+          role: 'db-read',
+          duration: '30m',
+          reason: 'own',
+        }),
+      });
+      const ownId = ((await own.json()) as { id: string }).id;
+      const refused = await b.request.post(`${cp.url}/ui/act/approve`, {
+        form: {
+          id: ownId,
+          requester: 'bob',
+          target: 'releaseregistry',
+          environment: 'prod',
+          back: '/ui/access',
+        },
+      });
+      assert.match(await refused.text(), /bob cannot approve their own request/);
+      // The Audit page lists the approval, by actor.
+      await b.goto(`${cp.url}/ui/audit`);
+      await b.getByLabel('Actor').fill('bob');
+      await b.getByRole('button', { name: 'Filter' }).click();
+      await b.waitForURL(/actor=bob/);
+      await b.locator('tr[data-action="access.approve"]').first().waitFor();
+      assert.equal(await b.locator('tr[data-seq]').filter({ hasNotText: 'bob' }).count(), 0);
+      await b.locator('#audit-verify').getByText('intact').waitFor();
+      if (shots) await shoot(b, 'audit');
+    } finally {
+      await ctxA.close();
+      await ctxB.close();
+    }
   });
 
   test('a viewer sees every page and no action button', async () => {
@@ -337,6 +438,8 @@ describe('dashboard in a browser', { skip }, () => {
         '/ui/services/releaseregistry',
         `/ui/deployment?key=${encodeURIComponent('releaseregistry/dev')}`,
         '/ui/operations',
+        '/ui/access',
+        '/ui/audit',
       ]) {
         await p.goto(`${cp.url}${path}`);
         await p.locator('#live').waitFor();

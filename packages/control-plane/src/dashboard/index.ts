@@ -22,6 +22,8 @@ import { servicePage } from './pages/service.js';
 import { deploymentPage } from './pages/deployment.js';
 import { operationPage, operationsPage } from './pages/operations.js';
 import { signInPage } from './pages/sign-in.js';
+import { accessPage } from './pages/access.js';
+import { auditPage } from './pages/audit.js';
 import { sessionRoutes, type SessionView } from './session.js';
 
 export const SESSION_COOKIE = 'msp_session';
@@ -172,6 +174,16 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
     gzip,
     page('operations', (c, user) => operationPage(user, c.req.param('id') ?? '')),
   );
+  app.get(
+    '/ui/access',
+    gzip,
+    page('access', (_c, user, session) => accessPage(user, session)),
+  );
+  app.get(
+    '/ui/audit',
+    gzip,
+    page('audit', (c, user) => auditPage(user, c.req.query('actor') ?? '')),
+  );
 
   app.get('/ui/fragments/last-backup', async (c) => {
     const who = await sessionOf(c, api);
@@ -199,7 +211,7 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
   app.get('/ui/stream', async (c) => {
     const who = await sessionOf(c, api);
     if (!who) return c.text('sign in first', 401);
-    return liveStream(c, who.user, options.streamIntervalMs ?? 1000);
+    return liveStream(c, who.user, options.streamIntervalMs ?? 1000, c.req.query('access') === '1');
   });
   return app;
 }

@@ -10,7 +10,7 @@ export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /**
  * The navigation, in order. `ready: false` is a slot for a page whose API is still to come (alerts and
- * incidents: issue 11, fleets: issue 10, access requests and audit: issue 13): it is shown, disabled, so
+ * incidents: issue 11, fleets: issue 10): it is shown, disabled, so
  * the layout does not move when the page lands.
  */
 export const NAV: ReadonlyArray<{ id: string; label: string; href: string; ready: boolean }> = [
@@ -18,8 +18,8 @@ export const NAV: ReadonlyArray<{ id: string; label: string; href: string; ready
   { id: 'operations', label: 'Operations', href: '/ui/operations', ready: true },
   { id: 'alerts', label: 'Alerts', href: '/ui/alerts', ready: false },
   { id: 'fleets', label: 'Fleets', href: '/ui/fleets', ready: false },
-  { id: 'access', label: 'Access', href: '/ui/access', ready: false },
-  { id: 'audit', label: 'Audit', href: '/ui/audit', ready: false },
+  { id: 'access', label: 'Access', href: '/ui/access', ready: true },
+  { id: 'audit', label: 'Audit', href: '/ui/audit', ready: true },
 ];
 
 export interface PageOptions {
@@ -104,8 +104,8 @@ export function actionForm(
   </form>`;
 }
 
-const GOOD = new Set(['healthy', 'succeeded', 'running', 'good', 'verified']);
-const BAD = new Set(['failed', 'unhealthy', 'crashed', 'error', 'degraded', 'corrupt']);
+const GOOD = new Set(['healthy', 'succeeded', 'running', 'good', 'verified', 'active', 'intact']);
+const BAD = new Set(['failed', 'unhealthy', 'crashed', 'error', 'degraded', 'corrupt', 'broken']);
 
 export function badge(status: string | null | undefined): Html {
   const s = status ?? 'unknown';

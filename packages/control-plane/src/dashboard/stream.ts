@@ -2,12 +2,15 @@
  * Live updates by server-sent events: the stream looks at /api/v1/status and /api/v1/operations with the
  * user's token every interval and sends `health` when a deployment's status, release or instances change,
  * `operations` when an operation or one of its steps moves. The page then refreshes just its live parts.
- * When the token stops being accepted, the stream says `signed-out` and ends.
+ * With `access` (the Access page asks for it) it also looks at /api/v1/access/requests and sends `access`
+ * when a request appears or changes status. When the token stops being accepted, the stream says
+ * `signed-out` and ends.
  */
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { Operation } from '@msp/core';
 import type { StatusView } from '../api/routes.js';
+import type { RequestRow } from '../access/store.js';
 import type { UserApi } from './client.js';
 
 function healthOf(s: StatusView): Map<string, string> {
@@ -35,7 +38,7 @@ function changed(before: Map<string, string> | undefined, now: Map<string, strin
   return [...keys].filter((k) => before.get(k) !== now.get(k));
 }
 
-export function liveStream(c: Context, api: UserApi, intervalMs: number): Response {
+export function liveStream(c: Context, api: UserApi, intervalMs: number, access = false): Response {
   return streamSSE(c, async (s) => {
     let open = true;
     s.onAbort(() => {
@@ -43,6 +46,7 @@ export function liveStream(c: Context, api: UserApi, intervalMs: number): Respon
     });
     let health: Map<string, string> | undefined;
     let ops: Map<string, string> | undefined;
+    let requests: Map<string, string> | undefined;
     await s.writeSSE({ event: 'hello', data: '{}', retry: 3000 });
     while (open) {
       try {
@@ -65,6 +69,15 @@ export function liveStream(c: Context, api: UserApi, intervalMs: number): Respon
           const ids = changed(ops, now);
           ops = now;
           if (ids.length > 0) await s.writeSSE({ event: 'operations', data: JSON.stringify({ ids }) });
+        }
+        if (access) {
+          const r = await api.get<{ requests: RequestRow[] }>('/access/requests');
+          if (r.status === 200) {
+            const now = new Map(r.body.requests.map((x) => [x.id, x.status]));
+            const ids = changed(requests, now);
+            requests = now;
+            if (ids.length > 0) await s.writeSSE({ event: 'access', data: JSON.stringify({ ids }) });
+          }
         }
       } catch {
         // The control plane is stopping or its state database is away: say so, and look again later.

@@ -6,7 +6,9 @@
 function liveUpdates() {
   const status = document.getElementById('live-status');
   if (!status || !window.EventSource) return;
-  const source = new EventSource('/ui/stream');
+  const source = new EventSource(
+    '/ui/stream' + (document.querySelector('[data-stream-access]') ? '?access=1' : ''),
+  );
   const say = (text) => (status.textContent = text);
   source.addEventListener('open', () => say('live'));
   source.addEventListener('error', () => say('reconnecting…'));
@@ -15,7 +17,7 @@ function liveUpdates() {
     source.close();
     window.location.assign('/ui/sign-in');
   });
-  for (const kind of ['health', 'operations']) {
+  for (const kind of ['health', 'operations', 'access']) {
     source.addEventListener(kind, () => {
       say('live · updated ' + new Date().toLocaleTimeString());
       if (window.htmx) htmx.trigger(document.body, 'msp:' + kind);
