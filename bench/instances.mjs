@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+/* global fetch, setInterval, clearInterval */
 // Managed instances (issue 10): one instance's create, upgrade (by step) and in-place restore times, then a
 // fleet of N instances upgraded at concurrency 1, 3 and 6 against the ideal (N ÷ concurrency × one upgrade),
 // with the control plane's CPU and memory during each fleet. In-process control plane on the real local
