@@ -1,2 +1,4 @@
 export * from './catalog.js';
 export * from './policies-for.js';
+export * from './engine.js';
+export * from './backup-policies.js';
