@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
 import type PgBoss from 'pg-boss';
+import type { Registry } from 'prom-client';
 import { UnavailableError } from '@msp/core';
 import { MSP_VERSION } from '@msp/core/version';
 import { createApiApp, type ApiMount, type ApiRoutes } from './api/app.js';
@@ -74,6 +75,8 @@ export interface FeatureContext {
   dataDir: DataDir;
   repoDir: string;
   log: (line: string) => void;
+  /** The registry /metrics serves: a module adds its own gauges. */
+  metrics?: Registry;
 }
 
 /** A capability plugged into the control plane: its operations, its routes, its schedules. */
@@ -199,6 +202,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     cleanups.push(() => engine.stop());
     cleanups.push(() => Promise.resolve(queue.close())); // before the engine stops its workers
 
+    const metrics = createMetrics(store, runtime);
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
@@ -213,6 +217,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         dataDir,
         repoDir: options.repoDir,
         log,
+        metrics,
       });
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
@@ -238,7 +243,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       engine,
       runtime,
       reconcile: async (by) => (await reconcileNow(by)).actions,
-      metrics: createMetrics(store, runtime),
+      metrics,
       health,
       repo: () => repoState.current() ?? null,
       repoDir: options.repoDir,

@@ -4,6 +4,7 @@
  */
 import type { RouteConfig, RouteConfigToTypedResponse, RouteHandler } from '@hono/zod-openapi';
 import type { Handler, Hono, ToSchema } from 'hono';
+import type { alertRoutes } from '../alerts/schemas.js';
 import type { backupRoutes } from '../backups/schemas.js';
 import type { releaseRoutes } from '../rollouts/schemas.js';
 import type { ApiEnv } from './app.js';
@@ -21,7 +22,8 @@ type Intersect<U> = (U extends unknown ? (u: U) => void : never) extends (i: inf
 type SchemaOfAll<Routes> = Intersect<{ [K in keyof Routes]: SchemaOf<Routes[K]> }[keyof Routes]>;
 type Schema = SchemaOfAll<typeof coreRoutes> &
   SchemaOfAll<typeof backupRoutes> &
-  SchemaOfAll<typeof releaseRoutes>;
+  SchemaOfAll<typeof releaseRoutes> &
+  SchemaOfAll<typeof alertRoutes>;
 
 /** The control plane API under /api/v1, for `hc<ControlPlaneApi>(url + '/api/v1')`. */
 export type ControlPlaneApi = Hono<ApiEnv, { [Path in keyof Schema]: Schema[Path] }, '/'>;
