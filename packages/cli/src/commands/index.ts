@@ -5,6 +5,7 @@ import { registerOperationsCommands } from './operations.js';
 import { registerOperationQueries, registerRuntimeCommands } from './runtime.js';
 import { registerReleaseCommands } from './release.js';
 import { registerDeleteCommands } from './delete.js';
+import { registerAlertsCommands } from './alerts.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerBackupCommands(program);
   registerReleaseCommands(program); // also `msp rollout …` and `msp deploy`
   registerDeleteCommands(program);
+  registerAlertsCommands(program);
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

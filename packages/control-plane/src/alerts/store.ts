@@ -1,3 +1,4 @@
+// Over 400 lines: every SQL statement of the alerts module in one place, as the other stores keep theirs.
 /** The alerts module's tables (migrations/): signals, rule states, incidents, silences, deliveries. All SQL lives here. */
 import { randomBytes } from 'node:crypto';
 import type { RuleMemory, RuleState } from '@msp/core';
