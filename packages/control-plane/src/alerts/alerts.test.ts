@@ -383,6 +383,31 @@ describe('alerts: conditions caused for real', () => {
     );
   });
 
+  test('rollout, fleet, instance and break-glass events go through the same channels; others do not', async () => {
+    await cp.store.addEvent({
+      deploymentKey: key,
+      kind: 'rollout-promoted',
+      message: 'release v9 promoted to prod',
+    });
+    await cp.store.addEvent({ deploymentKey: key, kind: 'backup-finished', message: 'not forwarded' });
+    await cp.store.addEvent({ kind: 'access-break-glass', message: 'alice broke the glass on prod' });
+    await eventually('the events in chat', 20_000, () => {
+      const texts = received.filter((r) => r.path === '/chat').map((r) => String(r.body.text));
+      return texts.some((t) => t.includes('release v9 promoted')) &&
+        texts.some((t) => t.includes('alice broke the glass'))
+        ? true
+        : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const texts = received.filter((r) => r.path === '/chat').map((r) => String(r.body.text));
+    assert.equal(texts.filter((t) => t.includes('release v9 promoted')).length, 1);
+    assert.ok(!texts.some((t) => t.includes('not forwarded')));
+    assert.equal(
+      received.filter((r) => r.path === '/pager' && JSON.stringify(r.body).includes('release v9')).length,
+      0,
+    );
+  });
+
   test('incidents list, show and ack', async () => {
     const all = (await api<{ incidents: IncidentRow[] }>('/alerts/incidents?all=true')).body.incidents;
     assert.ok(all.length >= 4);

@@ -34,6 +34,7 @@ export function createAlertsModule(options: AlertsModuleOptions = {}): FeatureMo
       let current = await config.current();
       const deliverer = createDeliverer({
         boss: ctx.boss,
+        db: ctx.db,
         alerts,
         store: ctx.store,
         channels: async () => (await config.current()).channels,

@@ -9,8 +9,9 @@ import { createHmac } from 'node:crypto';
 import type PgBoss from 'pg-boss';
 import type { AlertChannelConfig } from '@msp/spec';
 import { ensureQueue } from '../operations/engine.js';
+import type { Db } from '../state/db.js';
 import type { StateStore } from '../state/store.js';
-import type { AlertStore, DeliveryRow } from './store.js';
+import { createAlertStore, type AlertStore, type DeliveryRow } from './store.js';
 
 export const DELIVERY_QUEUE = 'msp-alerts-deliver';
 /** Secrets of the alerts module (HMAC keys) live in the secret store under this scope. */
@@ -117,6 +118,8 @@ export interface Deliverer {
 
 export function createDeliverer(deps: {
   boss: PgBoss;
+  /** The delivery's row and its job are written in one transaction: neither exists without the other. */
+  db: Db;
   alerts: AlertStore;
   store: StateStore;
   channels: () => Promise<readonly AlertChannelConfig[]>;
@@ -162,24 +165,32 @@ export function createDeliverer(deps: {
       const rows: DeliveryRow[] = [];
       const retry = await deps.retry();
       for (const channel of routeNotification(n, all)) {
-        const row = await alerts.addDelivery({
-          channel: channel.name,
-          channelType: channel.type,
-          kind: n.kind,
-          incidentId: n.incidentId ?? null,
-          silenceId: silenceId ?? null,
-          deploymentKey: n.deploymentKey ?? null,
-          status: silenceId ? 'suppressed' : 'queued',
-          payload: bodyFor(channel.type, n),
+        const row = await deps.db.transaction(async (tx) => {
+          const added = await createAlertStore(tx).addDelivery({
+            channel: channel.name,
+            channelType: channel.type,
+            kind: n.kind,
+            incidentId: n.incidentId ?? null,
+            silenceId: silenceId ?? null,
+            deploymentKey: n.deploymentKey ?? null,
+            status: silenceId ? 'suppressed' : 'queued',
+            payload: bodyFor(channel.type, n),
+          });
+          if (!silenceId) {
+            await boss.send(
+              DELIVERY_QUEUE,
+              { id: added.id },
+              {
+                retryLimit: retry.limit,
+                retryDelay: retry.delaySeconds,
+                retryBackoff: true,
+                db: { executeSql: (text, values) => tx.query(text, values) },
+              },
+            );
+          }
+          return added;
         });
         rows.push(row);
-        if (!silenceId) {
-          await boss.send(
-            DELIVERY_QUEUE,
-            { id: row.id },
-            { retryLimit: retry.limit, retryDelay: retry.delaySeconds, retryBackoff: true },
-          );
-        }
       }
       return rows;
     },
