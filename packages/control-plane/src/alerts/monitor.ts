@@ -41,6 +41,21 @@ export function createMonitor(deps: MonitorDeps) {
   const running = async (): Promise<DeploymentRow[]> =>
     (await ctx.store.listDeployments()).filter((d) => d.desiredState === 'running');
 
+  /** Deployments stopped on purpose: their rules are forgotten and their open incidents closed. */
+  async function closeStopped(): Promise<void> {
+    const stopped = (await ctx.store.listDeployments())
+      .filter((d) => d.desiredState !== 'running')
+      .map((d) => d.key);
+    for (const key of stopped) deps.evaluator.forget(key);
+    for (const i of await alerts.closeForStopped(stopped)) {
+      await ctx.store.addEvent({
+        deploymentKey: i.deploymentKey,
+        kind: 'alert-closed',
+        message: `${i.title}: incident ${i.id} closed, the deployment was stopped`,
+      });
+    }
+  }
+
   async function lastGoodBackup(key: string, now: number): Promise<string | undefined> {
     const cached = backupCache.get(key);
     if (cached && now - cached.at < 60_000) return cached.finishedAt;
@@ -77,6 +92,7 @@ export function createMonitor(deps: MonitorDeps) {
     await forwardEvents();
     if (now - lastPrune > 60_000) {
       lastPrune = now;
+      await closeStopped();
       await alerts.pruneSignals(new Date(now - DAY_MS));
       for (const i of await alerts.closeStale(new Date(now - scaledMs(86_400, config.timeScale)))) {
         await ctx.store.addEvent({

@@ -294,6 +294,17 @@ export function createAlertStore(db: Db) {
         )
       ).map(toIncident);
     },
+    /** Closes the open incidents of deployments stopped on purpose (nothing of them is watched). */
+    async closeForStopped(keys: readonly string[]): Promise<IncidentRow[]> {
+      if (keys.length === 0) return [];
+      return (
+        await rows(
+          `update alert_incidents set status = 'closed', resolved_at = now(), closed_reason = 'the deployment was stopped'
+            where status = 'open' and deployment_key = any($1) returning *`,
+          [keys],
+        )
+      ).map(toIncident);
+    },
     async listIncidents(
       q: { all?: boolean; deployment?: string; limit?: number } = {},
     ): Promise<IncidentRow[]> {
