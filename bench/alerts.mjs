@@ -80,10 +80,17 @@ async function partA() {
     const target = cp.targets.get('local');
     const admin = async () => {
       const c = new pg.Client((await target.cluster(key)).connectionConfig('admin', 'releaseregistry'));
+      c.on('error', (e) => log(`a held connection ended: ${e.message}`));
       await c.connect();
       return c;
     };
     const measure = async (policy, windowSeconds, fault, undo) => {
+      // A fault can cause others (all connections held fail the service's health check): start clean.
+      await eventually('no open incident', 600_000, async () =>
+        (await api(`/alerts/incidents?deployment=${encodeURIComponent(key)}`)).incidents.length === 0
+          ? true
+          : undefined,
+      );
       const before = hook.got.length;
       const t0 = Date.now();
       const state = await fault();

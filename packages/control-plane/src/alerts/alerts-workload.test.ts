@@ -6,6 +6,7 @@
  * resolve. Time scale 0.02, a sample every 0.5 s. One control plane.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import { eventually, requestVia } from '../testing/fixture-repo.js';
+import { mspBin } from '../testing/msp-process.js';
 import { createAlertsModule } from './module.js';
 import type { IncidentRow } from './store.js';
 
@@ -198,5 +200,46 @@ describe('alerts: a workload burning CPU and answering 5xx', () => {
       2,
       'one fired, one resolved',
     );
+  });
+
+  test('msp alerts: list, deliveries, silence, silences, unsilence; bad input exits 2', async () => {
+    // Asynchronously: the control plane answers from this very process.
+    const msp = (...args: string[]) =>
+      new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          [mspBin, 'alerts', ...args],
+          { encoding: 'utf8', env: { ...process.env, MSP_URL: cp.url, MSP_TOKEN: cp.adminToken } },
+          (error, out, err) => resolve({ code: error ? Number(error.code ?? 1) : 0, out, err }),
+        );
+      });
+    const list = await msp('list', '--all', '--json');
+    assert.equal(list.code, 0, list.err);
+    assert.ok(
+      (JSON.parse(list.out) as IncidentRow[]).some((i) => i.policyId === 'response-code-ratio-server-errors'),
+    );
+    assert.match((await msp('list', '--all')).out, /response-code-ratio-server-errors/);
+    assert.match((await msp('deliveries')).out, /delivered/);
+    const silenced = await msp(
+      'silence',
+      'container-cpu',
+      'burner',
+      'dev',
+      '--for',
+      '1h',
+      '--reason',
+      'load test',
+      '--json',
+    );
+    assert.equal(silenced.code, 0, silenced.err);
+    const id = (JSON.parse(silenced.out) as { id: string }).id;
+    assert.match((await msp('silences')).out, new RegExp(id));
+    assert.equal((await msp('unsilence', id)).code, 0);
+    const tooLong = await msp('silence', '*', '*', '*', '--for', '40d', '--reason', 'x');
+    assert.equal(tooLong.code, 2);
+    assert.match(tooLong.err, /at most 30 days/);
+    const unknown = await msp('silence', 'no-such', '*', '*', '--for', '1h', '--reason', 'x');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /Unknown policy no-such/);
   });
 });
