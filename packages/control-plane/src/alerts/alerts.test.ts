@@ -107,6 +107,7 @@ describe('alerts: conditions caused for real', () => {
           `    - { name: hook, type: webhook, url: "${hooks}/hook", secret: hook-key }`,
           `    - { name: pager, type: pager, url: "${hooks}/pager" }`,
           `    - { name: flaky, type: webhook, url: "${hooks}/flaky", secret: hook-key, environments: [none] }`,
+          `    - { name: nokey, type: webhook, url: "${hooks}/nokey", secret: missing-key, environments: [none] }`,
           '',
         ].join('\n'),
     );
@@ -195,6 +196,7 @@ describe('alerts: conditions caused for real', () => {
   test('bad input: unknown channel, unknown policy, a silence too long or in the past', async () => {
     const bad = [
       await api('/alerts/test', { method: 'POST', body: JSON.stringify({ channel: 'nope' }) }),
+      await api('/alerts/test', { method: 'POST', body: JSON.stringify({ channel: 'nokey' }) }),
       await api('/alerts/silences', {
         method: 'POST',
         body: JSON.stringify({
@@ -222,13 +224,17 @@ describe('alerts: conditions caused for real', () => {
     ];
     assert.deepEqual(
       bad.map((b) => b.status),
-      [400, 400, 400, 400],
+      [400, 400, 400, 400, 400],
     );
     const messages = bad.map((b) => (b.body as { error: { message: string } }).error.message);
     assert.match(messages[0]!, /No channel nope/);
-    assert.match(messages[1]!, /Unknown policy no-such-policy/);
-    assert.match(messages[2]!, /at most 30 days/);
-    assert.match(messages[3]!, /in the past/);
+    assert.match(
+      messages[1]!,
+      /HMAC secret missing-key of channel nokey is not in the secret store: set it with `msp alerts secret set missing-key`/,
+    );
+    assert.match(messages[2]!, /Unknown policy no-such-policy/);
+    assert.match(messages[3]!, /at most 30 days/);
+    assert.match(messages[4]!, /in the past/);
     assert.equal((await api<{ silences: unknown[] }>('/alerts/silences?all=true')).body.silences.length, 0);
   });
 
