@@ -120,7 +120,6 @@ async function partA() {
           if (!c) break;
           clients.push(c);
         }
-        await clients.pop()?.end();
         return clients;
       },
       async (clients) => Promise.all(clients.map((c) => c.end())),

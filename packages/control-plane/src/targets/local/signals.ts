@@ -6,6 +6,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import pg from 'pg';
 import {
   ARCHIVER_STATUS_SQL,
   currentPlatform,
@@ -29,6 +30,31 @@ const DISK_CACHE_MS = 30_000;
 export function createSignals(c: LocalContext): Required<Pick<RuntimeTarget, 'signals'>> {
   const platform = currentPlatform();
   const diskCache = new Map<string, { at: number; used: number; total: number }>();
+  // One connection per database kept for the statistics: when the application takes every other slot (the
+  // connections alert), the sampler still sees it. Dropped when the server ends it (stop, restore).
+  const monitors = new Map<PostgresCluster, pg.Client>();
+
+  async function statistics(cluster: PostgresCluster, sql: string): Promise<Record<string, unknown>[]> {
+    let client = monitors.get(cluster);
+    if (!client) {
+      const fresh = new pg.Client({
+        ...cluster.connectionConfig('admin', 'postgres'),
+        application_name: 'msp-signals',
+      });
+      fresh.on('error', () => {
+        if (monitors.get(cluster) === fresh) monitors.delete(cluster);
+      });
+      await fresh.connect();
+      monitors.set(cluster, (client = fresh));
+    }
+    try {
+      return (await client.query<Record<string, unknown>>(sql)).rows;
+    } catch (error) {
+      monitors.delete(cluster);
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+  }
 
   async function disk(dir: string): Promise<{ used: number; total: number } | undefined> {
     const cached = diskCache.get(dir);
@@ -49,11 +75,18 @@ export function createSignals(c: LocalContext): Required<Pick<RuntimeTarget, 'si
     memoryGB: number,
   ): Promise<DatabaseSignals> {
     const pid = await cluster.pid().catch(() => undefined);
-    if (pid === undefined) return { up: false };
+    if (pid === undefined) {
+      await monitors
+        .get(cluster)
+        ?.end()
+        .catch(() => undefined);
+      monitors.delete(cluster);
+      return { up: false };
+    }
     const signals: DatabaseSignals = { up: true, cores, memoryLimitBytes: memoryGB * 1024 ** 3 };
     try {
-      const [row] = await cluster.query<Record<string, unknown>>(DATABASE_STATS_SQL);
-      const [archiver] = await cluster.query<Record<string, unknown>>(ARCHIVER_STATUS_SQL);
+      const [row] = await statistics(cluster, DATABASE_STATS_SQL);
+      const [archiver] = await statistics(cluster, ARCHIVER_STATUS_SQL);
       if (row) {
         signals.connections = Number(row.connections);
         signals.maxConnections = Number(row.max_connections);
