@@ -3,6 +3,7 @@
  * of operation, its API routes and its schedules; add one line per module.
  */
 import type { FeatureModule } from './server.js';
+import { createAlertsModule } from './alerts/index.js';
 import { createBackupsModule } from './backups/index.js';
 import { createRolloutsModule } from './rollouts/index.js';
 import { createAuditModule } from './audit/index.js';
@@ -18,6 +19,7 @@ export function defaultModules(): FeatureModule[] {
     createRolloutsModule(),
     createBackupsModule(),
     createInstancesModule(),
+    createAlertsModule(),
     createDashboardModule(),
   ];
 }

@@ -199,6 +199,49 @@ export interface Volumes {
   restore(key: string, request: { from: string; volume: string; id: string }): Promise<void>;
 }
 
+/** What a target measures about one instance of a deployment (alerting's signals). */
+export interface InstanceSignals {
+  id: string;
+  state: string;
+  /** CPU time the process used since it started (seconds); absent when the target cannot tell. */
+  cpuSeconds?: number;
+  /** Resident memory (bytes). */
+  memoryBytes?: number;
+  /** From start to healthy (seconds), once it was healthy. */
+  startupSeconds?: number;
+}
+
+/** What a target measures about a deployment's database. */
+export interface DatabaseSignals {
+  up: boolean;
+  connections?: number;
+  maxConnections?: number;
+  /** CPU time of the server's processes (seconds, cumulative) and its cores. */
+  cpuSeconds?: number;
+  cores?: number;
+  memoryBytes?: number;
+  memoryLimitBytes?: number;
+  /** Used and total bytes of the file system holding its data directory; the data directory's own size. */
+  diskUsedBytes?: number;
+  diskTotalBytes?: number;
+  dataDirBytes?: number;
+  /** The longest time a query of it has waited for a lock right now (seconds; 0 when none waits). */
+  lockWaitSeconds?: number;
+  /** archive_timeout, the last archived WAL's time and the segments waiting for the archiver. */
+  archiveTimeoutSeconds?: number;
+  lastArchivedAt?: string | null;
+  walPending?: number;
+}
+
+/** One deployment's signals at one moment (RuntimeTarget.signals). */
+export interface DeploymentSignals {
+  instances: InstanceSignals[];
+  pendingRequests: number;
+  /** Responses by status class at the target's front door, counted since the target started. */
+  responses?: Readonly<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
+  database?: DatabaseSignals;
+}
+
 export interface RuntimeTarget {
   /** The runtime it runs (an environment's `runtime`: local, kubernetes, gcp). */
   readonly name: string;
@@ -228,5 +271,7 @@ export interface RuntimeTarget {
    */
   revokeDatabaseAccess?(key: string, user: string): Promise<boolean>;
   metrics(): { pendingRequests: Record<string, number> };
+  /** Alerting's signals of one deployment; undefined when the target runs nothing of it. Optional. */
+  signals?(key: string): Promise<DeploymentSignals | undefined>;
   stop(): Promise<void>;
 }

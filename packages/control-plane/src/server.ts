@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import pg from 'pg';
 import type PgBoss from 'pg-boss';
+import type { Registry } from 'prom-client';
 import { UnavailableError } from '@msp/core';
 import { MSP_VERSION } from '@msp/core/version';
 import { createApiApp, type ApiHooks, type ApiMount, type ApiRoutes } from './api/app.js';
@@ -76,6 +77,8 @@ export interface FeatureContext {
   log: (line: string) => void;
   /** The control plane's own /api/v1 in process, behind the same auth (the dashboard calls it as its user). */
   api: (request: Request) => Promise<Response>;
+  /** The registry /metrics serves: a module adds its own gauges. */
+  metrics?: Registry;
 }
 
 /** A capability plugged into the control plane: its operations, its routes, its schedules. */
@@ -205,6 +208,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     cleanups.push(() => engine.stop());
     cleanups.push(() => Promise.resolve(queue.close())); // before the engine stops its workers
 
+    const metrics = createMetrics(store, runtime);
     const routes: ApiRoutes[] = [];
     const mounts: ApiMount[] = [];
     const starts: Array<() => Promise<void>> = [];
@@ -227,6 +231,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         repoDir: options.repoDir,
         log,
         api,
+        metrics,
       });
       for (const h of parts.handlers ?? []) engine.register(h);
       routes.push(...(parts.routes ?? []));
@@ -257,7 +262,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       engine,
       runtime,
       reconcile: async (by) => (await reconcileNow(by)).actions,
-      metrics: createMetrics(store, runtime),
+      metrics,
       health,
       repo: () => repoState.current() ?? null,
       repoDir: options.repoDir,

@@ -5,6 +5,7 @@ export {
   type Platform,
   type PlatformIo,
   type ProcessFacts,
+  type ProcessUsage,
   type SystemUserIds,
 } from './platform.js';
 export * from './postgres/index.js';

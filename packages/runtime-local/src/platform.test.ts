@@ -87,6 +87,12 @@ void describe('platform: Linux', () => {
     assert.equal(await linux.processCommand(43), undefined);
   });
 
+  void it('reads CPU time and resident memory from /proc/<pid>/stat, leaving gone processes out', async () => {
+    const usage = await linux.processUsage([41, 44]);
+    assert.deepEqual([...usage.keys()], [41]);
+    assert.deepEqual(usage.get(41), { cpuSeconds: 0, rssBytes: 200 * 4096 });
+  });
+
   void it('looks users up with getent and creates them with useradd, naming the command when it fails', async () => {
     assert.deepEqual(await linux.lookupUser('msp-postgres'), { uid: 998, gid: 997 });
     assert.equal(await linux.lookupUser('msp-service'), undefined);

@@ -14,9 +14,15 @@ export {
   SERVICE_ID_PATTERN,
   SLUG_PATTERN,
 } from './common.js';
-export type { PlatformConfig, EnvironmentConfig } from './platform-schema.js';
+export type {
+  PlatformConfig,
+  EnvironmentConfig,
+  AlertingConfig,
+  AlertChannelConfig,
+} from './platform-schema.js';
 export {
   platformConfigSchema,
+  alertingSchema,
   environmentConfigSchema,
   DEFAULT_NOTIFICATION_CHANNEL,
 } from './platform-schema.js';

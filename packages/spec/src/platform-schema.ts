@@ -70,6 +70,34 @@ export const instancesConfigSchema = z.strictObject({
   /** Wait between rings of a fleet upgrade (default 10m; `--soak` overrides). */
   soak: duration().optional(),
 });
+/** Where alert notifications go (docs/alerts.md): chat webhooks, signed JSON webhooks, a pager. */
+export const alertChannelSchema = z
+  .strictObject({
+    name: slug('a channel name'),
+    type: z.enum(['slack', 'webhook', 'pager']),
+    url: url(),
+    /** `webhook`: the name of the HMAC-SHA256 key in the secret store (`msp alerts secret set <name>`). */
+    secret: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]*$/, 'a secret name: lowercase letters, digits, - and _')
+      .optional(),
+    /** Only these environments' alerts; all when absent. */
+    environments: z.array(z.string().min(1)).optional(),
+  })
+  .refine((c) => c.type !== 'webhook' || c.secret !== undefined, {
+    message: 'a webhook channel needs `secret`: the name of its HMAC key in the secret store',
+    path: ['secret'],
+  });
+
+export const alertingSchema = z
+  .strictObject({
+    /** Shrinks every window, duration and check period (demos and tests only); thresholds stay. */
+    timeScale: z.number().gt(0).max(1).default(1),
+    sampleIntervalSeconds: z.number().min(0.2).max(300).default(10),
+    dashboardUrl: url().optional(),
+    channels: z.array(alertChannelSchema).default([]),
+  })
+  .prefault({});
 
 export const platformConfigSchema = z.strictObject({
   organization: z.strictObject({ name: z.string().min(1) }),
@@ -99,6 +127,7 @@ export const platformConfigSchema = z.strictObject({
       chatUrl: z.string().min(1).optional(),
     })
     .prefault({}),
+  alerting: alertingSchema,
   links: z
     .strictObject({
       repository: url().optional(),
@@ -112,3 +141,5 @@ export const platformConfigSchema = z.strictObject({
 
 export type PlatformConfig = z.output<typeof platformConfigSchema>;
 export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
+export type AlertingConfig = z.output<typeof alertingSchema>;
+export type AlertChannelConfig = z.output<typeof alertChannelSchema>;

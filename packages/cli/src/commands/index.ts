@@ -10,6 +10,7 @@ import { registerAccessCommands } from './access.js';
 import { registerGenerateCommands } from './generate.js';
 import { registerInstanceCommands } from './instance.js';
 import { registerFleetCommands } from './fleet.js';
+import { registerAlertsCommands } from './alerts.js';
 
 /** Every command group, in the order `msp --help` lists them. Each group lives in its own module. */
 export function registerCommands(program: Command): void {
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerGenerateCommands(program);
   registerInstanceCommands(program);
   registerFleetCommands(program);
+  registerAlertsCommands(program);
   // keep last: adds list/show to the `operations` group registered above
   registerOperationQueries(program);
 }

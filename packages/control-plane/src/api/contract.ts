@@ -4,6 +4,7 @@
  */
 import type { RouteConfig, RouteConfigToTypedResponse, RouteHandler } from '@hono/zod-openapi';
 import type { Handler, Hono, ToSchema } from 'hono';
+import type { alertRoutes } from '../alerts/schemas.js';
 import type { backupRoutes } from '../backups/schemas.js';
 import type { instanceRoutes } from '../instances/schemas.js';
 import type { fleetRoutes } from '../instances/fleet-routes.js';
@@ -29,7 +30,8 @@ type Schema = SchemaOfAll<typeof coreRoutes> &
   SchemaOfAll<typeof accessRoutes> &
   SchemaOfAll<typeof auditRoutes> &
   SchemaOfAll<typeof instanceRoutes> &
-  SchemaOfAll<typeof fleetRoutes>;
+  SchemaOfAll<typeof fleetRoutes> &
+  SchemaOfAll<typeof alertRoutes>;
 
 /** The control plane API under /api/v1, for `hc<ControlPlaneApi>(url + '/api/v1')`. */
 export type ControlPlaneApi = Hono<ApiEnv, { [Path in keyof Schema]: Schema[Path] }, '/'>;

@@ -33,6 +33,7 @@ import { startDatabaseWatchdog } from './database-watchdog.js';
 import { createDatabases } from './databases.js';
 import { createStepRunner, localSteps } from './deploy-steps.js';
 import { watchInstanceHealth } from './health-events.js';
+import { createSignals } from './signals.js';
 import { createStatusViews } from './status.js';
 import { createVolumes } from './volumes.js';
 import { runTask } from './task.js';
@@ -152,6 +153,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     databases: createDatabases(c),
     volumes: createVolumes(c),
     ...createStatusViews(c),
+    ...createSignals(c),
     paths: (key) => pathsOf(dataDir, key),
     cluster: (key) => clusterOf(c, key),
     async stop() {
