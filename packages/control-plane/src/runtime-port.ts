@@ -139,7 +139,8 @@ export interface Databases {
    */
   restoreBaseBackup(
     key: string,
-    request: { from: string; backupId: string; inPlace: boolean },
+    /** `delta` (in place): rewrite only what differs from the backup; nothing is set aside then. */
+    request: { from: string; backupId: string; inPlace: boolean; delta?: boolean },
   ): Promise<string>;
   /**
    * Replays `from`'s WAL archive up to `target`, promotes and starts the database. Idempotent. `backupId`

@@ -144,6 +144,26 @@ describe('backups and restores', () => {
     await sql('INSERT INTO pitr VALUES (4)');
   });
 
+  test('delta PITR in place: rewrites only what differs, then exactly 2 rows again', async () => {
+    const op = await ok('/restores', { deployment: key, to: recorded, inPlace: true, delta: true });
+    const step = op.steps.find((s) => s.name === 'restore-files');
+    const m = /delta restore of \S+: (\d+) of (\d+) files rewritten/.exec(step?.detail ?? '');
+    assert.ok(m, step?.detail);
+    assert.ok(Number(m[1]) < Number(m[2]) / 2, step?.detail);
+    const rows = await sql('SELECT n FROM pitr ORDER BY n');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2],
+    );
+    assert.equal((await cp.store.getDeployment(key))?.status, 'healthy');
+    const refused = await api('/restores', {
+      method: 'POST',
+      body: JSON.stringify({ deployment: key, latest: true, into: 'x', delta: true }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match(String((refused.body.error as { message: string }).message), /--delta .*--in-place/);
+  });
+
   test('volumes: write a file, snapshot, delete it, restore --type volume:files brings it back', async () => {
     const dir = join(localTargetOf(cp).paths(key).volumes, 'files');
     await mkdir(dir, { recursive: true });

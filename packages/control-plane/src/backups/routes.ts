@@ -132,6 +132,7 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
       type: body.type as RestoreInput['type'],
       ...(body.into ? { into: body.into } : {}),
       ...(body.inPlace ? { inPlace: true } : {}),
+      ...(body.delta ? { delta: true } : {}),
     };
     if (input.into) {
       const cloneKey = cloneKeyOf(key, row.spec as DeploymentSpec, input.into);

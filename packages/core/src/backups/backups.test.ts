@@ -82,6 +82,29 @@ void describe('retention', () => {
     );
   });
 
+  void it('never breaks a chain: a kept incremental keeps the backups it reads from', () => {
+    // 100 daily backups: a full one every 7 days (d % 7 === 6), incrementals reading from their week's
+    // full and the older incrementals of that week.
+    const fullOf = (d: number) => d + ((6 - (d % 7) + 7) % 7);
+    const backups = Array.from({ length: 100 }, (_, d) => {
+      const full = fullOf(d);
+      const refs = Array.from({ length: full - d }, (_, i) => `b${d + 1 + i}`);
+      return refs.length ? { ...daily(d), references: refs } : daily(d);
+    });
+    const plan = planRetention(backups, now);
+    const kept = new Map(plan.keep.map((k) => [k.id, k.reason]));
+    assert.match(kept.get('b90') ?? '', /incremental backup b8\d reads from it/);
+    assert.ok(
+      plan.delete.some((d) => d.id === 'b91'),
+      'nothing kept reads from b91',
+    );
+    assert.ok(
+      plan.delete.some((d) => d.id === 'b97'),
+      'nothing kept reads from b97',
+    );
+    assert.ok(!walDeletable(daily(90).startWal!, plan), 'the WAL the chain start needs stays');
+  });
+
   void it('keeps on-demand and pre-upgrade backups until deleted', () => {
     const old = { ...daily(300), id: 'od', kind: 'on-demand' as const };
     const pre = { ...daily(200), id: 'pu', kind: 'pre-upgrade' as const };

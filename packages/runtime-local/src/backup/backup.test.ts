@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile, open, mkdir, readdir, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { findFreePort } from '../net.js';
 import { createPostgresCluster, postgresOsUser, type PostgresCluster } from '../postgres/index.js';
 import { startTestCluster, type TestCluster } from '../testing.js';
@@ -21,6 +23,7 @@ import {
   waitForRecovery,
   writeRecoveryConfig,
   type BackupRepository,
+  type DeltaSummary,
 } from './index.js';
 
 let tc: TestCluster;
@@ -61,6 +64,7 @@ async function restoreInto(
   name: string,
   backupId: string,
   target: Parameters<typeof writeRecoveryConfig>[0]['target'],
+  options: { delta?: (d: DeltaSummary) => void } = {},
 ) {
   const o = tc.cluster.options;
   const clusterDir = join(dir, name);
@@ -80,6 +84,7 @@ async function restoreInto(
     id: backupId,
     targetDir: join(clusterDir, 'data'),
     ...(owner ? { owner } : {}),
+    ...(options.delta ? { delta: true, onDelta: options.delta } : {}),
   });
   await cluster.configure();
   await writeRecoveryConfig({
@@ -140,6 +145,60 @@ void describe('base backups and point-in-time recovery', () => {
     await clone.query('INSERT INTO t (n) VALUES (9)', [], 'app');
     const auto = await readFile(join(clone.options.dir, 'data', 'postgresql.auto.conf'), 'utf8');
     assert.doesNotMatch(auto, /restore_command/);
+    await clone.stop('fast');
+  });
+
+  void it('delta-restores over a changed data directory: rewrites only what differs, same rows', async () => {
+    // The clone of the previous test has run on (a row 9, its own timeline, checkpoints): restore the
+    // same backup and target over it in place.
+    const data = join(dir, 'pitr', 'data');
+    await writeFile(join(data, 'base', 'stray-file'), 'not in the backup');
+    let summary: DeltaSummary | undefined;
+    const clone = await restoreInto(
+      'pitr',
+      backupId,
+      { kind: 'time', time: recorded },
+      {
+        delta: (d) => (summary = d),
+      },
+    );
+    const rows = await clone.query<{ n: number }>('SELECT n FROM t ORDER BY n', [], 'app');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2],
+    );
+    assert.ok(summary);
+    assert.ok(summary.filesRewritten > 0, 'the changed files were rewritten');
+    assert.ok(summary.filesRewritten < summary.filesChecked / 2, JSON.stringify(summary));
+    assert.ok(summary.removed >= 1, 'the stray file was removed');
+    await assert.rejects(readFile(join(data, 'base', 'stray-file')), /ENOENT/);
+    await clone.stop('fast');
+  });
+
+  void it('still restores a backup whose manifest has whole-file digests (older format)', async () => {
+    const m = await readManifest(repo, backupId);
+    const pack = await readFile(join(repo.location, ...packName(backupId).split('/')));
+    const legacy = {
+      ...m,
+      id: 'legacy',
+      pack: packName('legacy'),
+      fileDigest: undefined,
+      files: m.files.map((f) => {
+        const hash = createHash('sha256');
+        for (const [offset, length] of f.chunks)
+          hash.update(gunzipSync(pack.subarray(offset, offset + length)));
+        return { ...f, sha256: hash.digest('hex'), chunks: f.chunks.map(([a, b, c]) => [a, b, c]) };
+      }),
+    };
+    await repo.put(packName('legacy'), pack);
+    await repo.put('base/legacy/manifest.json', JSON.stringify(legacy));
+    assert.deepEqual((await verifyBaseBackup(repo, 'legacy')).problems, []);
+    const clone = await restoreInto('legacy', 'legacy', { kind: 'time', time: recorded });
+    const rows = await clone.query<{ n: number }>('SELECT n FROM t ORDER BY n', [], 'app');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2],
+    );
     await clone.stop('fast');
   });
 

@@ -4,7 +4,8 @@
  * `pg_backup_start(label, fast)` on one admin session; the data directory's files are read while the
  * server runs (torn pages are repaired by WAL replay), cut into chunks, each chunk gzip-compressed on the
  * libuv threadpool (several at once) and appended to one pack object in the order the chunks finish;
- * every file is sha256-checksummed and listed in the manifest with its chunks' places in the pack.
+ * every chunk is sha256-checksummed (so restore checks chunks in parallel) and every file is listed in the
+ * manifest with its chunks' places in the pack and digests.
  * `pg_backup_stop()` returns the backup_label (and tablespace_map), kept in the manifest; the backup then
  * waits (polling) until the last WAL segment it needs is archived. The manifest is written last: a
  * backup without one is incomplete and is never restored.
@@ -28,9 +29,14 @@ export interface BackupFileEntry {
   path: string;
   size: number;
   mode: number;
+  /**
+   * The file's digest: with `fileDigest: 'chunks'` in the manifest, the sha256 of its chunks' sha256 hex
+   * digests concatenated in order (each chunk is then checked on its own, in parallel); in older
+   * manifests the sha256 of the whole file.
+   */
   sha256: string;
-  /** [offset in the pack, stored length, raw length] per chunk, in file order. */
-  chunks: [number, number, number][];
+  /** [offset in the pack, stored length, raw length, sha256 of the raw chunk (newer manifests)] per chunk. */
+  chunks: [number, number, number, string?][];
 }
 
 export interface BaseBackupManifest {
@@ -51,6 +57,8 @@ export interface BaseBackupManifest {
   rawBytes: number;
   storedBytes: number;
   compression: { algorithm: 'gzip'; level: number; chunkBytes: number };
+  /** 'chunks': every chunk carries its own sha256 and a file's sha256 is the digest of those. */
+  fileDigest?: 'chunks';
   pack: string;
   directories: { path: string; mode: number }[];
   files: BackupFileEntry[];
@@ -267,7 +275,7 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
         throw error;
       }
       const hash = createHash('sha256');
-      const chunks: [number, number, number][] = [];
+      const chunks: [number, number, number, string][] = [];
       const pending: Promise<void>[] = [];
       let size = 0;
       try {
@@ -295,16 +303,17 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
             break;
           }
           const data = buffer.subarray(0, n);
-          hash.update(data);
+          const digest = createHash('sha256').update(data).digest('hex');
+          hash.update(digest);
           const index = chunks.length;
-          chunks.push([0, 0, n]);
+          chunks.push([0, 0, n, digest]);
           size += n;
           pending.push(
             gzipAsync(data, { level })
               .then(async (stored) => {
                 const offset = packOffset;
                 packOffset += stored.length;
-                chunks[index] = [offset, stored.length, n];
+                chunks[index] = [offset, stored.length, n, digest];
                 storedBytes += stored.length;
                 await writer.write(stored, offset);
               })
@@ -359,6 +368,7 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
       rawBytes,
       storedBytes,
       compression: { algorithm: 'gzip', level, chunkBytes },
+      fileDigest: 'chunks',
       pack: packName(id),
       directories: walked.dirs,
       files: files.sort((a, b) => a.path.localeCompare(b.path)),
