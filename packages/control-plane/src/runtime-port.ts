@@ -81,6 +81,8 @@ export interface BaseBackupTaken {
   manifest: unknown;
   /** What the verification after taking it found (empty: every checksum matches). */
   problems: BackupProblem[];
+  /** An incremental backup: the base backups it reads from (its chain). */
+  references?: string[];
 }
 
 /** One segment of the continuous WAL archive. */
@@ -120,7 +122,11 @@ export interface Databases {
    * Takes a base backup stored under `id` and verifies it with the WAL it needs. `fast` asks for an
    * immediate checkpoint (on-demand and pre-upgrade backups) instead of a spread one.
    */
-  baseBackup(key: string, request: { id: string; label: string; fast: boolean }): Promise<BaseBackupTaken>;
+  baseBackup(
+    key: string,
+    /** `incrementalOf`: a good base backup of this deployment to store only the changes against. */
+    request: { id: string; label: string; fast: boolean; incrementalOf?: string },
+  ): Promise<BaseBackupTaken>;
   /** Checks a stored base backup (and the WAL it needs to be consistent) against its checksums. */
   verifyBaseBackup(
     key: string,

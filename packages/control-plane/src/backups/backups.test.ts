@@ -202,6 +202,39 @@ describe('backups and restores', () => {
     assert.match(String((r.body.error as { message: string }).message), /not good/);
   });
 
+  test('scheduled backups are incremental between weekly fulls; their chain cannot be deleted; they restore', async () => {
+    await sql('CREATE TABLE incr (n int)');
+    await sql('INSERT INTO incr SELECT generate_series(1, 1000)');
+    const queued = await cp.engine.enqueue({
+      kind: 'backup',
+      deploymentKey: key,
+      reason: 'test: the schedule',
+      createdBy: 'scheduler',
+      input: { kind: 'scheduled' },
+    });
+    const op = await cp.engine.waitFor(queued.id, 180_000);
+    assert.equal(op?.status, 'succeeded', op?.error ?? '');
+    const id = String(op.result?.backupId);
+    const b = (await api(`/backups?deployment=${encodeURIComponent(key)}`)).body.backups as Array<{
+      id: string;
+    }>;
+    assert.ok(b.some((x) => x.id === id));
+    const record = await localRepositoryOf(cp, key).get(`base/${id}/manifest.json`);
+    const manifest = JSON.parse(record.toString()) as { incremental?: { references: string[] } };
+    assert.ok(manifest.incremental, 'the scheduled backup is incremental');
+    const parent = manifest.incremental.references[0]!;
+    const del = await api(`/backups/${parent}/delete`, { method: 'POST', body: '{}' });
+    assert.equal(del.status, 412, JSON.stringify(del.body));
+    assert.match(
+      String((del.body.error as { message: string }).message),
+      new RegExp(`incremental backup ${id} reads from it`),
+    );
+    await ok('/restores', { deployment: key, backup: id, type: 'database', into: 'incrclone' });
+    const rows = await sql('SELECT count(*)::int AS n FROM incr', 'releaseregistry/incrclone');
+    assert.equal(rows[0]!.n, 1000);
+    await cp.runtime.databases.stop('releaseregistry/incrclone');
+  });
+
   test('a restore drill restores the latest backup into a scratch cluster and records row counts', async () => {
     const op = await ok('/backups/drills', { deployment: key });
     const drill = op.result?.drill as { rowCounts: Record<string, number> };

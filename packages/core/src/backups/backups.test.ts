@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   baseBackupFor,
+  incrementalParentOf,
   parseWalSegment,
   planRetention,
   recoverableWindow,
@@ -103,6 +104,19 @@ void describe('retention', () => {
       'nothing kept reads from b97',
     );
     assert.ok(!walDeletable(daily(90).startWal!, plan), 'the WAL the chain start needs stays');
+  });
+
+  void it('schedules a full base backup weekly and incrementals on top of the newest good one between', () => {
+    const full = (d: number) => daily(d);
+    const incr = (d: number, refs: string[]) => ({ ...daily(d), references: refs });
+    assert.equal(incrementalParentOf([], now), undefined);
+    assert.equal(incrementalParentOf([full(1)], now), 'b1');
+    assert.equal(incrementalParentOf([full(3), incr(2, ['b3']), incr(1, ['b3'])], now), 'b1');
+    assert.equal(incrementalParentOf([full(7), incr(1, ['b7'])], now), undefined, 'a week: full again');
+    assert.equal(
+      incrementalParentOf([full(2), incr(1, ['b2']), { ...incr(0.5, ['b2']), verifyFailed: true }], now),
+      'b1',
+    );
   });
 
   void it('keeps on-demand and pre-upgrade backups until deleted', () => {

@@ -249,6 +249,69 @@ void describe('base backups and point-in-time recovery', () => {
     }
   });
 
+  void it('incremental backups: store only what changed, restore the chain to a time, and name corruption anywhere in it', async () => {
+    const take = (id: string, incrementalOf?: Awaited<ReturnType<typeof readManifest>>) =>
+      takeBaseBackup({
+        repository: repo,
+        id,
+        connection: tc.cluster.connectionConfig('admin', 'postgres'),
+        dataDir: join(tc.cluster.options.dir, 'data'),
+        ...(incrementalOf ? { incrementalOf } : {}),
+      });
+    const full = await take('f1');
+    await tc.cluster.query('CREATE TABLE incr (n int)', [], 'app');
+    await tc.cluster.query('INSERT INTO incr VALUES (1), (2)', [], 'app');
+    const i1 = await take('i1', full);
+    assert.deepEqual(i1.incremental, { parent: 'f1', references: ['f1'] });
+    assert.ok(i1.storedBytes < full.storedBytes / 2, `${i1.storedBytes} vs ${full.storedBytes}`);
+    await tc.cluster.query('INSERT INTO incr VALUES (3)', [], 'app');
+    const i2 = await take('i2', i1);
+    assert.ok(i2.incremental?.references.includes('f1'));
+    const at = (await tc.cluster.query<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    await new Promise((r) => setTimeout(r, 20));
+    await tc.cluster.query('INSERT INTO incr VALUES (4)', [], 'app');
+    await archiveNow();
+    assert.deepEqual((await verifyBaseBackup(repo, 'i2')).problems, []);
+    const clone = await restoreInto('incr', 'i2', { kind: 'time', time: at });
+    const rows = await clone.query<{ n: number }>('SELECT n FROM incr ORDER BY n', [], 'app');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2, 3],
+    );
+    await clone.stop('fast');
+
+    // A flipped byte in the full backup's pack, in a chunk the second incremental reads: named, refused.
+    const victim = i2.files.find((f) => f.chunks.some((c) => c[4] === 'f1') && f.size > 8192)!;
+    const chunk = victim.chunks.find((c) => c[4] === 'f1')!;
+    const packPath = join(repo.location, ...packName('f1').split('/'));
+    const h = await open(packPath, 'r+');
+    const pos = chunk[0] + Math.floor(chunk[1] / 2);
+    const b = Buffer.alloc(1);
+    await h.read(b, 0, 1, pos);
+    b[0] = b[0]! ^ 0xff;
+    await h.write(b, 0, 1, pos);
+    try {
+      const result = await verifyBaseBackup(repo, 'i2');
+      assert.equal(result.ok, false);
+      assert.ok(
+        result.problems.some((p) => p.file === victim.path && /stored in base backup f1/.test(p.problem)),
+        JSON.stringify(result.problems),
+      );
+      await assert.rejects(
+        restoreBaseBackup({ repository: repo, id: 'i2', targetDir: join(dir, 'incr-corrupt') }),
+        new RegExp(`file ${victim.path}.*stored in base backup f1`),
+      );
+    } finally {
+      b[0] = b[0] ^ 0xff;
+      await h.write(b, 0, 1, pos);
+      await h.close();
+    }
+    // A link missing from the chain: named too.
+    await repo.deletePrefix('base/f1/');
+    const missing = await verifyBaseBackup(repo, 'i2');
+    assert.match(missing.problems[0]?.problem ?? '', /base backup f1 is missing/);
+  });
+
   void it('finds a flipped byte in the pack, naming the file, and refuses to restore it', async () => {
     const copyId = 'b2';
     await takeBaseBackup({

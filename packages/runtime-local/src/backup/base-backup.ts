@@ -1,4 +1,5 @@
 /**
+ * (Over 400 lines: taking full and incremental backups share one copy loop, kept together.)
  * Online base backups with PostgreSQL's backup API (verification and restore: base-restore.ts).
  *
  * `pg_backup_start(label, fast)` on one admin session; the data directory's files are read while the
@@ -35,8 +36,13 @@ export interface BackupFileEntry {
    * manifests the sha256 of the whole file.
    */
   sha256: string;
-  /** [offset in the pack, stored length, raw length, sha256 of the raw chunk (newer manifests)] per chunk. */
-  chunks: [number, number, number, string?][];
+  /**
+   * [offset in the pack, stored length, raw length, sha256 of the raw chunk (newer manifests), the id of
+   * the base backup whose pack holds it (incrementals; absent: this backup's own pack)] per chunk.
+   */
+  chunks: [number, number, number, string?, string?][];
+  /** Modification time (ms) seen before the file was read: an incremental skips an unchanged file. */
+  mtimeMs?: number;
 }
 
 export interface BaseBackupManifest {
@@ -59,6 +65,11 @@ export interface BaseBackupManifest {
   compression: { algorithm: 'gzip'; level: number; chunkBytes: number };
   /** 'chunks': every chunk carries its own sha256 and a file's sha256 is the digest of those. */
   fileDigest?: 'chunks';
+  /**
+   * An incremental backup: stores only chunks that changed since `parent`; unchanged ones point into the
+   * packs of `references` (every backup whose pack it reads, the chain it needs).
+   */
+  incremental?: { parent: string; references: string[] };
   pack: string;
   directories: { path: string; mode: number }[];
   files: BackupFileEntry[];
@@ -89,6 +100,12 @@ export interface BaseBackupOptions {
    */
   fastCheckpoint?: boolean;
   onProgress?: (p: { files: number; rawBytes: number; storedBytes: number }) => void;
+  /**
+   * Take an incremental backup on top of this (verified) base backup's manifest: a file whose size and
+   * modification time match the parent's (and was last modified well before the parent started) is not
+   * read at all; in other files only chunks whose sha256 differs are compressed and stored.
+   */
+  incrementalOf?: BaseBackupManifest;
 }
 
 export const manifestName = (id: string) => `base/${id}/manifest.json`;
@@ -123,7 +140,7 @@ const SKIP_FILES = new Set([
 
 interface Walked {
   dirs: { path: string; mode: number }[];
-  files: { path: string; mode: number; size: number }[];
+  files: { path: string; mode: number; size: number; mtimeMs: number }[];
 }
 
 async function walkDataDir(dataDir: string): Promise<Walked> {
@@ -162,12 +179,25 @@ async function walkDataDir(dataDir: string): Promise<Walked> {
         }
         await walk(path);
       } else if (e.isFile()) {
-        out.files.push({ path, mode: s.mode & 0o7777, size: s.size });
+        out.files.push({ path, mode: s.mode & 0o7777, size: s.size, mtimeMs: s.mtimeMs });
       }
     }
   };
   await walk('');
   return out;
+}
+
+/**
+ * An incremental trusts a file's unchanged size and mtime only when it was last written this long before
+ * the parent started (timestamps are coarse; a write racing the parent's read must not look unchanged).
+ */
+const MTIME_MARGIN_MS = 5_000;
+
+/** The backups whose packs these files' chunks point into. */
+export function referencesOf(files: readonly BackupFileEntry[]): string[] {
+  const refs = new Set<string>();
+  for (const f of files) for (const c of f.chunks) if (c[4] !== undefined) refs.add(c[4]);
+  return [...refs].sort();
 }
 
 /** Read size past a file's listed length (it grew while the backup ran). */
@@ -266,7 +296,32 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
     let storedBytes = 0;
     let done = 0;
     const files: BackupFileEntry[] = [];
-    const copyFile = async (f: { path: string; mode: number }) => {
+    const parent = options.incrementalOf;
+    const parentFiles = new Map((parent?.files ?? []).map((f) => [f.path, f]));
+    const parentStart = parent ? Date.parse(parent.startTime) : 0;
+    // A file's own chunks point into the parent's pack unless the parent already pointed further back.
+    const inherit = (c: BackupFileEntry['chunks'][number]): BackupFileEntry['chunks'][number] => [
+      c[0],
+      c[1],
+      c[2],
+      c[3] ?? '',
+      c[4] ?? parent!.id,
+    ];
+    const copyFile = async (f: { path: string; mode: number; size: number; mtimeMs: number }) => {
+      const before = parent && parent.fileDigest === 'chunks' ? parentFiles.get(f.path) : undefined;
+      if (
+        before &&
+        before.mtimeMs !== undefined &&
+        before.size === f.size &&
+        before.mtimeMs === f.mtimeMs &&
+        f.mtimeMs < parentStart - MTIME_MARGIN_MS
+      ) {
+        // Unchanged since well before the parent started (a write since would have moved the time on).
+        files.push({ ...before, mode: f.mode, chunks: before.chunks.map(inherit) });
+        rawBytes += f.size;
+        done++;
+        return;
+      }
       let handle;
       try {
         handle = await open(join(options.dataDir, f.path), 'r');
@@ -275,7 +330,7 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
         throw error;
       }
       const hash = createHash('sha256');
-      const chunks: [number, number, number, string][] = [];
+      const chunks: BackupFileEntry['chunks'] = [];
       const pending: Promise<void>[] = [];
       let size = 0;
       try {
@@ -306,6 +361,15 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
           const digest = createHash('sha256').update(data).digest('hex');
           hash.update(digest);
           const index = chunks.length;
+          const old = before?.chunks[index];
+          if (old && old[2] === n && old[3] === digest) {
+            // The same bytes are stored already: point at them.
+            chunks.push(inherit(old));
+            size += n;
+            slots.release();
+            if (n < want) break;
+            continue;
+          }
           chunks.push([0, 0, n, digest]);
           size += n;
           pending.push(
@@ -327,7 +391,14 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
         await handle.close();
       }
       rawBytes += size;
-      files.push({ path: f.path, size, mode: f.mode, sha256: hash.digest('hex'), chunks });
+      files.push({
+        path: f.path,
+        size,
+        mode: f.mode,
+        sha256: hash.digest('hex'),
+        chunks,
+        mtimeMs: f.mtimeMs,
+      });
       done++;
       if (done % 200 === 0) options.onProgress?.({ files: done, rawBytes, storedBytes });
     };
@@ -369,6 +440,7 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
       storedBytes,
       compression: { algorithm: 'gzip', level, chunkBytes },
       fileDigest: 'chunks',
+      ...(parent ? { incremental: { parent: parent.id, references: referencesOf(files) } } : {}),
       pack: packName(id),
       directories: walked.dirs,
       files: files.sort((a, b) => a.path.localeCompare(b.path)),

@@ -1,4 +1,5 @@
 /**
+ * (Over 400 lines: restore, verify and delta restore share one read-back pipeline, kept together.)
  * Reading a base backup back: the manifest, verification (every chunk decompressed, every chunk's or
  * file's sha256 checked) and restore into a data directory (written in place by worker threads, checked
  * the same way, one pass over each byte), also as a delta restore over an existing data directory.
@@ -11,6 +12,7 @@ import { NotFoundError, PreconditionFailedError } from '@msp/core';
 import {
   MANIFEST_FORMAT,
   manifestName,
+  packName,
   type BackupFileEntry,
   type BaseBackupManifest,
 } from './base-backup.js';
@@ -70,11 +72,25 @@ async function readBack(
   };
   const packInfo = await repository.stat(manifest.pack);
   if (!packInfo) return [{ file: manifest.pack, problem: 'the pack object is missing' }];
+  // An incremental reads the packs of its chain: each must be there (every chunk is checked below).
+  for (const ref of manifest.incremental?.references ?? []) {
+    if (!(await repository.stat(packName(ref)))) {
+      note(
+        packName(ref),
+        `the pack of base backup ${ref} is missing, and incremental backup ${manifest.id} reads from it`,
+      );
+    }
+  }
+  if (problems.length > 0) return problems;
+  const where = (f: BackupFileEntry, i: number) => {
+    const ref = f.chunks[i]?.[4];
+    return ref === undefined ? `chunk ${i + 1}` : `chunk ${i + 1} (stored in base backup ${ref})`;
+  };
   const chunked = manifest.fileDigest === 'chunks';
   const targetOf = (f: BackupFileEntry) => (o.targetDir ? join(o.targetDir, f.path) : undefined);
   const readChunk = async (f: BackupFileEntry, i: number): Promise<Buffer> => {
-    const [offset, length] = f.chunks[i]!;
-    const stored = await repository.read(manifest.pack, offset, length);
+    const [offset, length, , , ref] = f.chunks[i]!;
+    const stored = await repository.read(ref === undefined ? manifest.pack : packName(ref), offset, length);
     if (stored.length !== length) throw new Error('truncated');
     return stored;
   };
@@ -117,7 +133,7 @@ async function readBack(
     try {
       data = await readChunk(t.file, t.chunk);
     } catch (error) {
-      note(t.file.path, `chunk ${t.chunk + 1} cannot be read (${(error as Error).message})`);
+      note(t.file.path, `${where(t.file, t.chunk)} cannot be read (${(error as Error).message})`);
       return;
     }
     const reply = await workers.run({
@@ -128,7 +144,7 @@ async function readBack(
       target: targetOf(t.file),
       rawOffset: t.offsets[t.chunk]!,
     });
-    if (reply.error) note(t.file.path, `chunk ${t.chunk + 1} ${reply.error}`);
+    if (reply.error) note(t.file.path, `${where(t.file, t.chunk)} ${reply.error}`);
   };
 
   const runWholeFile = async (t: Task) => {

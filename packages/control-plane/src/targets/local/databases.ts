@@ -20,6 +20,7 @@ import {
   findFreePort,
   listArchivedWal,
   postgresOsUser,
+  readManifest,
   removeWalSpool,
   restoreBaseBackup,
   takeBaseBackup,
@@ -289,12 +290,16 @@ export function createDatabases(c: LocalContext): Databases {
       // Its WAL is in this incarnation's archive: a restore after the deployment was re-created finds it.
       await noteBackupIncarnation(c, key, repository, request.id);
       // runtime-local's base backup always asks PostgreSQL for an immediate checkpoint (fast => true).
+      const parent = request.incrementalOf
+        ? await readManifest(repository, request.incrementalOf).catch(() => undefined)
+        : undefined;
       const manifest = await takeBaseBackup({
         repository,
         id: request.id,
         label: request.label,
         connection: cluster.connectionConfig('admin', 'postgres'),
         dataDir: join(cluster.options.dir, 'data'),
+        ...(parent ? { incrementalOf: parent } : {}),
       });
       const check = await verifyBaseBackup(repository, request.id);
       const wal = await verifyArchivedWal(
@@ -313,6 +318,7 @@ export function createDatabases(c: LocalContext): Databases {
         files: manifest.files.length,
         manifest,
         problems: [...check.problems, ...wal],
+        ...(manifest.incremental ? { references: manifest.incremental.references } : {}),
       };
     },
     async verifyBaseBackup(key, id, wal) {
