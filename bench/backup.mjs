@@ -71,6 +71,8 @@ if (process.env.RESTORE_ONLY) {
   writeFileSync(stateFile, JSON.stringify(state));
 }
 const { target, walSegments, results, dataBytes, manifest } = state;
+/** Both tools restore from their incremental backup (taken before the target): the chain combined. */
+const RESTORE_ID = 'bench-incr';
 
 async function setUp() {
   spawnSync('su', ['postgres', '-s', '/bin/bash', '-c', `${BIN}/pg_ctl stop -D ${ROOT}/data -m immediate`]);
@@ -143,6 +145,36 @@ async function setUp() {
   rmSync(`${ROOT}/data.tar`);
   rmSync(`${ROOT}/basebackup`, { recursive: true, force: true });
 
+  // ---- incremental backups after WRITE_SECONDS more of writes (restores below start from them)
+  log(`pgbench writes for ${WRITE_SECONDS} s before the incremental backups`);
+  asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 4 -j 2 -T ${WRITE_SECONDS} postgres >/dev/null 2>&1`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  let incr;
+  const tMspIncr = await time(async () => {
+    incr = await takeBaseBackup({
+      repository: mspRepo,
+      id: 'bench-incr',
+      connection: conn,
+      dataDir: `${ROOT}/data`,
+      incrementalOf: manifest,
+    });
+  });
+  results.push([
+    `MSP incremental backup after ${WRITE_SECONDS} s of writes`,
+    tMspIncr,
+    du(`${ROOT}/msp-repo/base/bench-incr`),
+  ]);
+  log(`msp incremental ${tMspIncr.toFixed(1)} s`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  const tBrIncr = await time(async () => asPg('pgbackrest --stanza=bench --type=incr backup'));
+  const incrDir = readdirSync(`${repoDir}/backup/bench`).find((n) => n.endsWith('I'));
+  results.push([
+    `pgBackRest --type=incr backup after ${WRITE_SECONDS} s of writes`,
+    tBrIncr,
+    du(`${repoDir}/backup/bench/${incrDir}`),
+  ]);
+  log(`pgbackrest incremental ${tBrIncr.toFixed(1)} s`);
+
   // ---- PITR target: more writes, the time, more writes, everything archived
   await q('CREATE TABLE marker (id serial, at timestamptz default clock_timestamp())');
   await q('INSERT INTO marker DEFAULT VALUES');
@@ -194,7 +226,7 @@ const tMspRestore = await time(async () => {
   mspFiles = await time(async () => {
     const m = await restoreBaseBackup({
       repository: mspRepo,
-      id: 'bench',
+      id: RESTORE_ID,
       targetDir: `${ROOT}/msp-restore`,
       owner: pgUser,
     });
@@ -254,7 +286,7 @@ let mspDelta;
 const tMspDelta = await time(async () => {
   const m = await restoreBaseBackup({
     repository: mspRepo,
-    id: 'bench',
+    id: RESTORE_ID,
     targetDir: `${ROOT}/msp-restore`,
     owner: pgUser,
     delta: true,
@@ -290,8 +322,9 @@ const lines = [
   '| base backup | wall time | size |',
   '|---|---|---|',
   ...results.map(([n, t, s]) => `| ${n} | ${t.toFixed(1)} s | ${mb(s)} |`),
+  `| ratios MSP / pgBackRest: full backup ${(results[0][1] / results[1][1]).toFixed(2)}×, incremental backup ${(results[4][1] / results[5][1]).toFixed(2)}× | | |`,
   '',
-  `| restore to a point in time (${walSegments} WAL segments archived) | wall time (RTO) | marker rows (expect 1) |`,
+  `| restore to a point in time from the incremental backups (${walSegments} WAL segments archived) | wall time (RTO) | marker rows (expect 1) |`,
   '|---|---|---|',
   `| MSP: restore + recovery + promote | ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s, recovery ${(tMspRestore - mspFiles).toFixed(1)} s) | ${mspRows} |`,
   `| pgBackRest restore --type=time + recovery + promote | ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s, recovery ${(tBrRestore - brFiles).toFixed(1)} s) | ${brRows} |`,

@@ -37,8 +37,10 @@ export async function readArchivedWal(archiveDir: string, name: string): Promise
   try {
     stored = await readFile(join(archiveDir, `${name}.gz`));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    // The segment the WAL receiver was streaming (wal-receiver.ts): zero-padded to full size, served as
+    // is so recovery reaches the last streamed record (it has no checksum yet: it was still growing).
+    return await readFile(join(archiveDir, `${name}.partial`)).catch(() => undefined);
   }
   let info: { size: number; sha256: string; storedSha256: string };
   try {

@@ -49,7 +49,8 @@ export function restoreCommand(archiveDir: string, spoolDir?: string): string {
   if (!spoolDir) return fetch.slice('exec '.length);
   return (
     `s=${q(spoolDir)}; f="$s/%f"; a=${q(archiveDir)}/%f.gz; i=0; ` +
-    `while :; do if [ -f "$f" ] && mv -f "$f" "%p"; then exit 0; fi; [ -f "$a" ] || exit 1; ` +
+    `while :; do if [ -f "$f" ] && mv -f "$f" "%p"; then exit 0; fi; ` +
+    `[ -f "$a" ] || [ -f ${q(archiveDir)}/%f.partial ] || exit 1; ` +
     `[ $i -lt 500 ] && [ -f "$s/.prefetch.lock" ] || break; ` +
     `i=$((i+1)); sleep 0.01; done; ${fetch}`
   );

@@ -87,7 +87,9 @@ export function renderHba(): string {
   return (
     '# Managed by MSP: TCP from this machine with SCRAM passwords only; the socket only for the OS user.\n' +
     `local all ${CLUSTER_ROLES.admin} peer map=msp\n` +
-    'host all all 127.0.0.1/32 scram-sha-256\n'
+    'host all all 127.0.0.1/32 scram-sha-256\n' +
+    // The control plane's WAL receiver streams WAL as the admin role (RPO under a second).
+    `host replication ${CLUSTER_ROLES.admin} 127.0.0.1/32 scram-sha-256\n`
   );
 }
 
