@@ -242,4 +242,27 @@ describe('backups and restores', () => {
     const list = await api(`/backups?deployment=${encodeURIComponent(key)}`);
     assert.equal((list.body.drills as Array<{ ok: boolean }>)[0]?.ok, true);
   });
+
+  test('streaming WAL: kill -9 of the postmaster under a steady insert stream, restore --latest has every committed row', async () => {
+    await eventually('the WAL receiver to stream', 30_000, async () =>
+      Number((await sql('SELECT count(*)::int AS n FROM pg_stat_replication'))[0]!.n) > 0 ? true : undefined,
+    );
+    await sql('CREATE TABLE stream (id serial primary key)');
+    const writer = await db();
+    let last = 0;
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      last = (await writer.query<{ id: number }>('INSERT INTO stream DEFAULT VALUES RETURNING id')).rows[0]!
+        .id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    writer.on('error', () => undefined);
+    const cluster = (await localTargetOf(cp).cluster(key))!;
+    process.kill((await cluster.pid())!, 'SIGKILL');
+    await writer.end().catch(() => undefined);
+    await ok('/restores', { deployment: key, latest: true, type: 'database', into: 'rpoclone' });
+    const rows = await sql('SELECT coalesce(max(id), 0)::int AS n FROM stream', 'releaseregistry/rpoclone');
+    assert.ok(Number(rows[0]!.n) >= last, `last committed ${last}, restored up to ${String(rows[0]!.n)}`);
+    await cp.runtime.databases.stop('releaseregistry/rpoclone');
+  });
 });
