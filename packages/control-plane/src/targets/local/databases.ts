@@ -33,6 +33,7 @@ import {
   type BackupRepository,
   type PostgresCluster,
 } from '@msp/runtime-local';
+import { stopWalStream } from './wal-streams.js';
 import { slugOf, type DataDir } from '../../data-dir.js';
 import type { Databases } from '../../runtime-port.js';
 import {
@@ -276,6 +277,7 @@ export function createDatabases(c: LocalContext): Databases {
     },
     async stop(key, mode = 'fast') {
       c.supervisedDatabases.delete(key);
+      await stopWalStream(c, key);
       const cluster = await clusterOf(c, key);
       if (cluster && (await cluster.isRunning())) await cluster.stop(mode);
     },

@@ -13,6 +13,13 @@ import type { LocalContext } from './context.js';
 
 export const WAL_RECEIVER_SLOT = 'msp_wal_receiver';
 
+const streamsOf = new WeakMap<LocalContext, (key: string) => Promise<void>>();
+
+/** Stops `key`'s receiver now (its database is being stopped on purpose); the next pass may start it again. */
+export async function stopWalStream(c: LocalContext, key: string): Promise<void> {
+  await streamsOf.get(c)?.(key);
+}
+
 export function startWalStreams(c: LocalContext, intervalMs = 2000): { stop(): Promise<void> } {
   const receivers = new Map<string, WalReceiver>();
   const starting = new Set<string>();
@@ -87,6 +94,11 @@ export function startWalStreams(c: LocalContext, intervalMs = 2000): { stop(): P
     }
   };
 
+  streamsOf.set(c, async (key) => {
+    const receiver = receivers.get(key);
+    receivers.delete(key);
+    await receiver?.stop();
+  });
   const enabled = (process.env.MSP_WAL_STREAMING ?? 'on') !== 'off';
   const timer = enabled ? setInterval(() => void pass(), intervalMs) : undefined;
   timer?.unref();
