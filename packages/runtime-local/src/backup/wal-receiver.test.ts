@@ -40,6 +40,30 @@ void after(async () => {
 
 void describe('streaming WAL (RPO under a second)', () => {
   void it('kill -9 under a steady insert stream: the restore of the latest state loses at most a second of commits', async (t) => {
+    await scenario(t, tc, 'msp_receiver', 'latest');
+  });
+
+  void it('synchronous mode: a commit returns only once streamed, so kill -9 loses no committed row', async (t) => {
+    const sync = await startTestCluster({ databases: ['app'], name: 'sync' });
+    try {
+      await scenario(t, sync, 'msp_wal_receiver', 'sync', 0, true);
+    } finally {
+      await restored?.stop('immediate').catch(() => undefined);
+      restored = undefined;
+      await sync.cleanup();
+    }
+  });
+});
+
+async function scenario(
+  t: { diagnostic(m: string): void },
+  tc: TestCluster,
+  slot: string,
+  name: string,
+  maxLostRows = 50,
+  synchronous = false,
+): Promise<void> {
+  {
     const archive = tc.cluster.options.archiveDir;
     const repo = createDirectoryRepository(join(dir, 'repo'));
     await tc.cluster.query(
@@ -49,15 +73,28 @@ void describe('streaming WAL (RPO under a second)', () => {
     );
     await takeBaseBackup({
       repository: repo,
-      id: 'base',
+      id: `base-${name}`,
       connection: tc.cluster.connectionConfig('admin', 'postgres'),
       dataDir: join(tc.cluster.options.dir, 'data'),
     });
     receiver = await startWalReceiver({
       connection: tc.cluster.connectionConfig('admin', 'postgres'),
       archiveDir: archive,
-      slot: 'msp_receiver',
+      slot,
     });
+    if (synchronous) {
+      // Commits now wait until the receiver (application_name = its slot) has flushed them.
+      await tc.cluster.query(`ALTER SYSTEM SET synchronous_standby_names = '"${slot}"'`);
+      await tc.cluster.query('SELECT pg_reload_conf()');
+      const deadline = Date.now() + 20_000;
+      while (
+        (await tc.cluster.query<{ s: string }>('SELECT sync_state AS s FROM pg_stat_replication'))[0]?.s !==
+        'sync'
+      ) {
+        if (Date.now() > deadline) assert.fail('the receiver never became the synchronous standby');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     // A steady stream of committed inserts (archive_timeout is 60 s: the archive alone would lose them).
     const writer = new pg.Client(tc.cluster.connectionConfig('admin', 'app'));
     writer.on('error', () => undefined);
@@ -80,20 +117,20 @@ void describe('streaming WAL (RPO under a second)', () => {
     );
 
     const o = tc.cluster.options;
-    const clusterDir = join(dir, 'latest');
+    const clusterDir = join(dir, name);
     restored = createPostgresCluster({
       ...o,
-      name: 'latest',
+      name,
       dir: clusterDir,
       port: await findFreePort(),
-      archiveDir: join(dir, 'latest-archive'),
+      archiveDir: join(dir, `${name}-archive`),
     });
     const user = await postgresOsUser();
     const owner = user.switchUser ? { uid: user.uid, gid: user.gid } : undefined;
     await mkdir(clusterDir, { recursive: true, mode: 0o711 });
     const m = await restoreBaseBackup({
       repository: repo,
-      id: 'base',
+      id: `base-${name}`,
       targetDir: join(clusterDir, 'data'),
       ...(owner ? { owner } : {}),
     });
@@ -123,8 +160,8 @@ void describe('streaming WAL (RPO under a second)', () => {
       `last committed ${last}, restored up to ${row!.id}: ${last - row!.id} rows, ${lostMs} ms of writes lost`,
     );
     assert.ok(
-      last - row!.id <= 50 && lostMs <= 1000,
+      last - row!.id <= maxLostRows && lostMs <= 1000,
       `last committed ${last}, restored up to ${row!.id} (${lostMs} ms of writes lost)`,
     );
-  });
-});
+  }
+}

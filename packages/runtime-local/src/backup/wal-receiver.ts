@@ -50,7 +50,12 @@ const pgNow = () => BigInt(Date.now() - Date.UTC(2000, 0, 1)) * 1000n;
 
 export async function startWalReceiver(options: WalReceiverOptions): Promise<WalReceiver> {
   const log = options.log ?? (() => undefined);
-  const client = new pg.Client({ ...options.connection, replication: 'true' } as pg.ClientConfig);
+  // application_name = the slot: what synchronous_standby_names names in synchronous mode.
+  const client = new pg.Client({
+    ...options.connection,
+    replication: 'true',
+    application_name: options.slot,
+  } as pg.ClientConfig);
   let failure: Error | undefined;
   client.on('error', (e) => (failure ??= e));
   await client.connect();
