@@ -2,8 +2,7 @@
  * Streaming WAL into the archive over PostgreSQL's replication protocol (what `pg_receivewal` does; the
  * embedded binaries do not ship it). A physical replication slot keeps the server from recycling WAL the
  * receiver has not flushed. Received bytes go into `<archive>/<segment>.partial` (created at full segment
- * size, zero-padded, the way pg_receivewal writes), fdatasync'ed as they arrive (at most every
- * `flushEveryMs`) and confirmed to the server (write = flush = received), so a synchronous standby name
+ * size, zero-padded, the way pg_receivewal writes), fdatasync'ed as they arrive and confirmed to the server (write = flush = received), so a synchronous standby name
  * can wait on it. A finished segment is archived with `archiveWal` (the same gzip file and checksum
  * sidecar as archive_command's; an identical copy already archived is fine) and its partial removed.
  * restore_command serves a `.partial` for the newest segment, so recovery reaches the last streamed
@@ -21,7 +20,10 @@ export interface WalReceiverOptions {
   archiveDir: string;
   /** The physical replication slot (created when missing). */
   slot: string;
-  /** Longest time received WAL waits for fdatasync (default 20 ms). */
+  /**
+   * Longest time received WAL waits for fdatasync (default 0: right after the messages at hand, which a
+   * synchronous standby needs: each commit waits for it).
+   */
   flushEveryMs?: number;
   log?: (message: string) => void;
 }
@@ -146,7 +148,7 @@ export async function startWalReceiver(options: WalReceiverOptions): Promise<Wal
       client as unknown as { connection: { sendCopyFromChunk(b: Buffer): void } }
     ).connection.sendCopyFromChunk(b);
   };
-  let flushTimer: NodeJS.Timeout | undefined;
+  let flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   const flush = () => {
     flushTimer = undefined;
     if (fd !== undefined) fdatasyncSync(fd);
@@ -162,7 +164,7 @@ export async function startWalReceiver(options: WalReceiverOptions): Promise<Wal
       try {
         if (c[0] === 0x77) {
           write(c.readBigUInt64BE(1), c.subarray(25));
-          flushTimer ??= setTimeout(flush, options.flushEveryMs ?? 20);
+          flushTimer ??= options.flushEveryMs ? setTimeout(flush, options.flushEveryMs) : setImmediate(flush);
         } else if (c[0] === 0x6b && c[17] === 1) {
           flush();
         }
@@ -177,7 +179,10 @@ export async function startWalReceiver(options: WalReceiverOptions): Promise<Wal
         if (!stopping) failure ??= e;
       })
       .finally(() => {
-        if (flushTimer) clearTimeout(flushTimer);
+        if (flushTimer) {
+          clearTimeout(flushTimer as NodeJS.Timeout);
+          clearImmediate(flushTimer as NodeJS.Immediate);
+        }
         try {
           if (fd !== undefined) {
             fdatasyncSync(fd);

@@ -33,7 +33,6 @@ export interface ServerConfigInput {
   archiveTimeoutSeconds?: number;
   /** How far the WAL receiver's replication slot may fall behind, in MB (default 1024). */
   maxSlotWalKeepMB?: number;
-
   fsync?: boolean;
   /** `<dir>/run`: the socket directory. */
   runDir: string;
