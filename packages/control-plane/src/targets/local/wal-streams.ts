@@ -35,6 +35,8 @@ export function startWalStreams(c: LocalContext, intervalMs = 2000): { stop(): P
         connection: cluster.connectionConfig('admin', 'postgres'),
         archiveDir: cluster.options.archiveDir,
         slot: WAL_RECEIVER_SLOT,
+        // Asynchronous here: batching fdatasync over 20 ms keeps it off the event loop's back.
+        flushEveryMs: 20,
         log: (m) => c.log(`local runtime: WAL stream of ${key}: ${m}`),
       });
       if (stopped) {
