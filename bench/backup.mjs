@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 /**
- * Issue 4 benchmark: base backup and point-in-time restore, MSP vs pgBackRest vs pg_basebackup vs tar,
- * on one PostgreSQL 15 cluster with a pgbench database (scale 50) and a minute of pgbench writes; and
- * the measured RPO after kill -9 with the default archive_timeout. Run as root from the repo root after
- * `npx tsc -b`: `node bench/backup.mjs`. Prints a Markdown table for bench/RESULTS.md.
+ * Issues 4 and 12 benchmark: base backup and point-in-time restore, MSP vs pgBackRest vs pg_basebackup vs
+ * tar, on one PostgreSQL 15 cluster with a pgbench database (scale 50) and a minute of pgbench writes. Run
+ * as root from the repo root after `npx tsc -b`: `node bench/backup.mjs` (installs postgresql-15 and
+ * pgbackrest with apt-get when missing). Prints a Markdown table for bench/RESULTS.md. The RPO after
+ * kill -9 is measured by bench/rpo.mjs (the embedded PostgreSQL 17 MSP runs).
+ *
+ * `RESTORE_ONLY=1 node bench/backup.mjs` reruns only the restores against the cluster, backups and
+ * target a previous full run left in BENCH_DIR (for profiling restore changes).
  */
-import { execSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { execSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -35,50 +39,13 @@ const time = async (fn) => {
 const log = (m) => process.stderr.write(`[bench] ${m}\n`);
 
 if (!existsSync(`${BIN}/postgres`) || !existsSync('/usr/bin/pgbackrest')) {
-  sh('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 pgbackrest', {
-    stdio: 'inherit',
+  // stdio inherited to show apt's progress: execSync then returns null, so not through sh().
+  execSync('apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 pgbackrest', {
+    stdio: ['ignore', 2, 2], // apt's progress to stderr: stdout is the report
   });
+  // Debian's package creates and starts a cluster of its own on 5432; the bench uses none of it.
+  spawnSync('pg_ctlcluster', ['15', 'main', 'stop']);
 }
-spawnSync('su', ['postgres', '-s', '/bin/bash', '-c', `${BIN}/pg_ctl stop -D ${ROOT}/data -m immediate`]);
-rmSync(ROOT, { recursive: true, force: true });
-mkdirSync(ROOT, { recursive: true });
-sh(`chown postgres: ${ROOT}`);
-const archiveDir = `${ROOT}/archive`;
-const repoDir = `${ROOT}/pgbackrest`;
-mkdirSync(archiveDir);
-mkdirSync(repoDir);
-sh(`chown postgres: ${archiveDir} ${repoDir}`);
-const archiveWal = join(process.cwd(), 'packages/runtime-local/dist/postgres/archive-wal.js');
-writeFileSync(
-  '/etc/pgbackrest.conf',
-  `[global]\nrepo1-path=${repoDir}\nprocess-max=2\nlog-level-console=warn\nstart-fast=y\n\n[bench]\npg1-path=${ROOT}/data\npg1-port=${PORT}\npg1-socket-path=/tmp\n`,
-);
-asPg(`${BIN}/initdb -D ${ROOT}/data --data-checksums -U postgres >/dev/null`);
-writeFileSync(
-  `${ROOT}/data/postgresql.auto.conf`,
-  [
-    `port = ${PORT}`,
-    `unix_socket_directories = '/tmp'`,
-    `listen_addresses = '127.0.0.1'`,
-    'wal_level = replica',
-    'archive_mode = on',
-    'archive_timeout = 60',
-    `archive_command = '${process.execPath} ${archiveWal} %p %f ${archiveDir} && pgbackrest --stanza=bench archive-push %p'`,
-    "max_wal_size = '1GB'",
-    "shared_buffers = '256MB'",
-  ].join('\n') + '\n',
-);
-writeFileSync(
-  `${ROOT}/data/pg_hba.conf`,
-  'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\n',
-);
-sh(`chown -R postgres: ${ROOT}/data`);
-asPg(`${BIN}/pg_ctl start -D ${ROOT}/data -l ${ROOT}/pg.log -w >/dev/null`);
-asPg('pgbackrest --stanza=bench stanza-create');
-log(`pgbench -i -s ${SCALE}`);
-asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -i -s ${SCALE} -q postgres 2>/dev/null`);
-log(`pgbench writes for ${WRITE_SECONDS} s`);
-asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 4 -j 2 -T ${WRITE_SECONDS} postgres >/dev/null 2>&1`);
 const conn = { host: '127.0.0.1', port: PORT, user: 'postgres', database: 'postgres' };
 const q = async (text, c = conn) => {
   const client = new pg.Client(c);
@@ -89,55 +56,153 @@ const q = async (text, c = conn) => {
     await client.end();
   }
 };
-const dataBytes = du(`${ROOT}/data/base`);
-const results = [];
-
-// ---- base backups
+const archiveDir = `${ROOT}/archive`;
+const repoDir = `${ROOT}/pgbackrest`;
 const mspRepo = createDirectoryRepository(`${ROOT}/msp-repo`);
-sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-let manifest;
-const tMsp = await time(async () => {
-  manifest = await takeBaseBackup({
-    repository: mspRepo,
-    id: 'bench',
-    connection: conn,
-    dataDir: `${ROOT}/data`,
-  });
-});
-results.push(['MSP base backup (gzip 1, parallel)', tMsp, du(`${ROOT}/msp-repo`)]);
-log(`msp ${tMsp.toFixed(1)} s`);
-sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-const tBr = await time(async () => asPg('pgbackrest --stanza=bench --type=full backup'));
-results.push(['pgBackRest full backup (process-max=2, default gz)', tBr, du(`${repoDir}/backup`)]);
-log(`pgbackrest ${tBr.toFixed(1)} s`);
-sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-const tBb = await time(async () =>
-  asPg(`${BIN}/pg_basebackup -h /tmp -p ${PORT} -Ft -z -D ${ROOT}/basebackup`),
-);
-results.push(['pg_basebackup -Ft -z', tBb, du(`${ROOT}/basebackup`)]);
-log(`pg_basebackup ${tBb.toFixed(1)} s`);
-sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-const tTar = await time(async () => sh(`tar -cf ${ROOT}/data.tar -C ${ROOT}/data --exclude=pg_wal/* .`));
-results.push(['plain tar of the data directory (no compression)', tTar, statSync(`${ROOT}/data.tar`).size]);
-rmSync(`${ROOT}/data.tar`);
-rmSync(`${ROOT}/basebackup`, { recursive: true, force: true });
-
-// ---- PITR target: more writes, the time, more writes, everything archived
-await q('CREATE TABLE marker (id serial, at timestamptz default clock_timestamp())');
-await q('INSERT INTO marker DEFAULT VALUES');
-asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 2 -T 20 -N postgres >/dev/null 2>&1`);
-const target = (await q('SELECT clock_timestamp() AS t'))[0].t.toISOString();
-await new Promise((r) => setTimeout(r, 50));
-await q('INSERT INTO marker DEFAULT VALUES');
-asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 2 -T 10 -N postgres >/dev/null 2>&1`);
-const wal = (await q('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0].w;
-for (;;) {
-  const [a] = await q('SELECT last_archived_wal FROM pg_stat_archiver');
-  if (a.last_archived_wal >= wal) break;
-  await new Promise((r) => setTimeout(r, 500));
+const stateFile = `${ROOT}/state.json`;
+let state;
+if (process.env.RESTORE_ONLY) {
+  state = JSON.parse(readFileSync(stateFile, 'utf8'));
+  for (const d of ['msp-restore', 'br-restore']) {
+    spawnSync('su', ['postgres', '-s', '/bin/bash', '-c', `${BIN}/pg_ctl stop -D ${ROOT}/${d} -m immediate`]);
+  }
+} else {
+  state = await setUp();
+  writeFileSync(stateFile, JSON.stringify(state));
 }
-const walSegments = readdirSync(archiveDir).filter((f) => f.endsWith('.gz')).length;
-asPg(`${BIN}/pg_ctl stop -D ${ROOT}/data -m fast >/dev/null`);
+const { target, walSegments, results, dataBytes, manifest } = state;
+/** Both tools restore from their incremental backup (taken before the target): the chain combined. */
+const RESTORE_ID = 'bench-incr';
+
+async function setUp() {
+  spawnSync('su', ['postgres', '-s', '/bin/bash', '-c', `${BIN}/pg_ctl stop -D ${ROOT}/data -m immediate`]);
+  rmSync(ROOT, { recursive: true, force: true });
+  mkdirSync(ROOT, { recursive: true });
+  sh(`chown postgres: ${ROOT}`);
+  mkdirSync(archiveDir);
+  mkdirSync(repoDir);
+  sh(`chown postgres: ${archiveDir} ${repoDir}`);
+  const archiveWal = join(process.cwd(), 'packages/runtime-local/dist/postgres/archive-wal.js');
+  writeFileSync(
+    '/etc/pgbackrest.conf',
+    `[global]\nrepo1-path=${repoDir}\nprocess-max=2\nlog-level-console=warn\nstart-fast=y\n\n[bench]\npg1-path=${ROOT}/data\npg1-port=${PORT}\npg1-socket-path=/tmp\n`,
+  );
+  asPg(`${BIN}/initdb -D ${ROOT}/data --data-checksums -U postgres >/dev/null`);
+  writeFileSync(
+    `${ROOT}/data/postgresql.auto.conf`,
+    [
+      `port = ${PORT}`,
+      `unix_socket_directories = '/tmp'`,
+      `listen_addresses = '127.0.0.1'`,
+      'wal_level = replica',
+      'archive_mode = on',
+      'archive_timeout = 60',
+      `archive_command = '${process.execPath} ${archiveWal} %p %f ${archiveDir} && pgbackrest --stanza=bench archive-push %p'`,
+      "max_wal_size = '1GB'",
+      "shared_buffers = '256MB'",
+    ].join('\n') + '\n',
+  );
+  writeFileSync(
+    `${ROOT}/data/pg_hba.conf`,
+    'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\n',
+  );
+  sh(`chown -R postgres: ${ROOT}/data`);
+  asPg(`${BIN}/pg_ctl start -D ${ROOT}/data -l ${ROOT}/pg.log -w >/dev/null`);
+  asPg('pgbackrest --stanza=bench stanza-create');
+  log(`pgbench -i -s ${SCALE}`);
+  asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -i -s ${SCALE} -q postgres 2>/dev/null`);
+  log(`pgbench writes for ${WRITE_SECONDS} s`);
+  asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 4 -j 2 -T ${WRITE_SECONDS} postgres >/dev/null 2>&1`);
+  const dataBytes = du(`${ROOT}/data/base`);
+  const results = [];
+
+  // ---- base backups
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  let manifest;
+  const tMsp = await time(async () => {
+    manifest = await takeBaseBackup({
+      repository: mspRepo,
+      id: 'bench',
+      connection: conn,
+      dataDir: `${ROOT}/data`,
+    });
+  });
+  results.push(['MSP base backup (gzip 1, parallel)', tMsp, du(`${ROOT}/msp-repo`)]);
+  log(`msp ${tMsp.toFixed(1)} s`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  const tBr = await time(async () => asPg('pgbackrest --stanza=bench --type=full backup'));
+  results.push(['pgBackRest full backup (process-max=2, default gz)', tBr, du(`${repoDir}/backup`)]);
+  log(`pgbackrest ${tBr.toFixed(1)} s`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  const tBb = await time(async () =>
+    asPg(`${BIN}/pg_basebackup -h /tmp -p ${PORT} -Ft -z -D ${ROOT}/basebackup`),
+  );
+  results.push(['pg_basebackup -Ft -z', tBb, du(`${ROOT}/basebackup`)]);
+  log(`pg_basebackup ${tBb.toFixed(1)} s`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  const tTar = await time(async () => sh(`tar -cf ${ROOT}/data.tar -C ${ROOT}/data --exclude=pg_wal/* .`));
+  results.push(['plain tar of the data directory (no compression)', tTar, statSync(`${ROOT}/data.tar`).size]);
+  rmSync(`${ROOT}/data.tar`);
+  rmSync(`${ROOT}/basebackup`, { recursive: true, force: true });
+
+  // ---- incremental backups after WRITE_SECONDS more of writes (restores below start from them)
+  log(`pgbench writes for ${WRITE_SECONDS} s before the incremental backups`);
+  asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 4 -j 2 -T ${WRITE_SECONDS} postgres >/dev/null 2>&1`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  let incr;
+  const tMspIncr = await time(async () => {
+    incr = await takeBaseBackup({
+      repository: mspRepo,
+      id: 'bench-incr',
+      connection: conn,
+      dataDir: `${ROOT}/data`,
+      incrementalOf: manifest,
+    });
+  });
+  results.push([
+    `MSP incremental backup after ${WRITE_SECONDS} s of writes`,
+    tMspIncr,
+    du(`${ROOT}/msp-repo/base/bench-incr`),
+  ]);
+  log(`msp incremental ${tMspIncr.toFixed(1)} s`);
+  sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  const tBrIncr = await time(async () => asPg('pgbackrest --stanza=bench --type=incr backup'));
+  const incrDir = readdirSync(`${repoDir}/backup/bench`).find((n) => n.endsWith('I'));
+  results.push([
+    `pgBackRest --type=incr backup after ${WRITE_SECONDS} s of writes`,
+    tBrIncr,
+    du(`${repoDir}/backup/bench/${incrDir}`),
+  ]);
+  log(`pgbackrest incremental ${tBrIncr.toFixed(1)} s`);
+
+  // ---- PITR target: more writes, the time, more writes, everything archived
+  await q('CREATE TABLE marker (id serial, at timestamptz default clock_timestamp())');
+  await q('INSERT INTO marker DEFAULT VALUES');
+  asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 2 -T 20 -N postgres >/dev/null 2>&1`);
+  const target = (await q('SELECT clock_timestamp() AS t'))[0].t.toISOString();
+  await new Promise((r) => setTimeout(r, 50));
+  await q('INSERT INTO marker DEFAULT VALUES');
+  asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 2 -T 10 -N postgres >/dev/null 2>&1`);
+  const wal = (await q('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0].w;
+  for (;;) {
+    const [a] = await q('SELECT last_archived_wal FROM pg_stat_archiver');
+    if (a.last_archived_wal >= wal) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const walSegments = readdirSync(archiveDir).filter((f) => f.endsWith('.gz')).length;
+  asPg(`${BIN}/pg_ctl stop -D ${ROOT}/data -m fast >/dev/null`);
+  return {
+    target,
+    walSegments,
+    results,
+    dataBytes,
+    manifest: {
+      files: manifest.files.length,
+      rawBytes: manifest.rawBytes,
+      storedBytes: manifest.storedBytes,
+    },
+  };
+}
 
 const startAndWait = async (dir, port) => {
   asPg(
@@ -156,76 +221,96 @@ const startAndWait = async (dir, port) => {
 const pgUser = { uid: Number(sh('id -u postgres')), gid: Number(sh('id -g postgres')) };
 sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
 let mspRows;
+let mspFiles = 0;
 const tMspRestore = await time(async () => {
-  await restoreBaseBackup({
+  mspFiles = await time(async () => {
+    const m = await restoreBaseBackup({
+      repository: mspRepo,
+      id: RESTORE_ID,
+      targetDir: `${ROOT}/msp-restore`,
+      owner: pgUser,
+    });
+    await writeRecoveryConfig({
+      dataDir: `${ROOT}/msp-restore`,
+      archiveDir,
+      target: { kind: 'time', time: target },
+      owner: pgUser,
+      fromWal: m.startWal,
+    });
+  });
+  mspRows = await startAndWait(`${ROOT}/msp-restore`, PORT + 1);
+});
+log(`msp restore ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s), marker rows ${mspRows}`);
+sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+let brRows;
+let brFiles = 0;
+const tBrRestore = await time(async () => {
+  brFiles = await time(async () => {
+    rmSync(`${ROOT}/br-restore`, { recursive: true, force: true });
+    mkdirSync(`${ROOT}/br-restore`, { mode: 0o700 });
+    sh(`chown postgres: ${ROOT}/br-restore`);
+    asPg(
+      `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
+    );
+  });
+  brRows = await startAndWait(`${ROOT}/br-restore`, PORT + 2);
+});
+log(`pgbackrest restore ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s), marker rows ${brRows}`);
+
+// ---- delta restore in place: both restored clusters run DELTA_WRITE_SECONDS of pgbench writes (at the
+// same time, so under the same load), stop, and are restored over in place to the same target again.
+const DELTA_WRITE_SECONDS = Number(process.env.DELTA_WRITE_SECONDS ?? 60);
+const runAsPg = (cmd) =>
+  new Promise((resolve, reject) => {
+    const child = spawn('su', ['postgres', '-s', '/bin/bash', '-c', cmd], { stdio: 'ignore' });
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
+for (const [d, port] of [
+  ['msp-restore', PORT + 1],
+  ['br-restore', PORT + 2],
+]) {
+  asPg(
+    `${BIN}/pg_ctl start -D ${ROOT}/${d} -o '-p ${port} -c archive_mode=off' -l ${ROOT}/${d}.log -w >/dev/null`,
+  );
+}
+log(`pgbench writes on both restored clusters for ${DELTA_WRITE_SECONDS} s`);
+await Promise.all(
+  [PORT + 1, PORT + 2].map((port) =>
+    runAsPg(`${BIN}/pgbench -h /tmp -p ${port} -c 2 -T ${DELTA_WRITE_SECONDS} -N postgres >/dev/null 2>&1`),
+  ),
+);
+for (const d of ['msp-restore', 'br-restore']) asPg(`${BIN}/pg_ctl stop -D ${ROOT}/${d} -m fast >/dev/null`);
+sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+let mspDeltaRows;
+let mspDelta;
+const tMspDelta = await time(async () => {
+  const m = await restoreBaseBackup({
     repository: mspRepo,
-    id: 'bench',
+    id: RESTORE_ID,
     targetDir: `${ROOT}/msp-restore`,
     owner: pgUser,
+    delta: true,
+    onDelta: (d) => (mspDelta = d),
   });
   await writeRecoveryConfig({
     dataDir: `${ROOT}/msp-restore`,
     archiveDir,
     target: { kind: 'time', time: target },
     owner: pgUser,
+    fromWal: m.startWal,
   });
-  mspRows = await startAndWait(`${ROOT}/msp-restore`, PORT + 1);
+  mspDeltaRows = await startAndWait(`${ROOT}/msp-restore`, PORT + 1);
 });
-log(`msp restore ${tMspRestore.toFixed(1)} s, marker rows ${mspRows}`);
+log(`msp delta restore ${tMspDelta.toFixed(1)} s, ${JSON.stringify(mspDelta)}, marker rows ${mspDeltaRows}`);
 sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-let brRows;
-const tBrRestore = await time(async () => {
-  mkdirSync(`${ROOT}/br-restore`, { mode: 0o700 });
-  sh(`chown postgres: ${ROOT}/br-restore`);
+let brDeltaRows;
+const tBrDelta = await time(async () => {
   asPg(
-    `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
+    `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --delta --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
   );
-  brRows = await startAndWait(`${ROOT}/br-restore`, PORT + 2);
+  brDeltaRows = await startAndWait(`${ROOT}/br-restore`, PORT + 2);
 });
-log(`pgbackrest restore ${tBrRestore.toFixed(1)} s, marker rows ${brRows}`);
-
-// ---- RPO: write a row every 100 ms, kill -9 the server, restore the latest archived state
-asPg(`${BIN}/pg_ctl start -D ${ROOT}/data -l ${ROOT}/pg.log -w >/dev/null`);
-await q('CREATE TABLE rpo (id serial primary key, at timestamptz default clock_timestamp())');
-await q('SELECT pg_switch_wal()');
-const writer = new pg.Client(conn);
-await writer.connect();
-let lastCommitted = 0;
-const until = Date.now() + 90_000; // longer than archive_timeout
-while (Date.now() < until) {
-  lastCommitted = (await writer.query('INSERT INTO rpo DEFAULT VALUES RETURNING id')).rows[0].id;
-  await new Promise((r) => setTimeout(r, 100));
-}
-const pid = Number(sh(`head -1 ${ROOT}/data/postmaster.pid`));
-const lastAt = Date.now();
-process.kill(pid, 'SIGKILL');
-await writer.end().catch(() => undefined);
-await new Promise((r) => setTimeout(r, 1000));
-spawnSync('pkill', ['-9', '-u', 'postgres', '-f', `${ROOT}/data`]); // orphaned backends of that server only
-await restoreBaseBackup({
-  repository: mspRepo,
-  id: 'bench',
-  targetDir: `${ROOT}/rpo-restore`,
-  owner: pgUser,
-});
-await writeRecoveryConfig({
-  dataDir: `${ROOT}/rpo-restore`,
-  archiveDir,
-  target: { kind: 'latest' },
-  owner: pgUser,
-});
-asPg(
-  `${BIN}/pg_ctl start -D ${ROOT}/rpo-restore -o '-p ${PORT + 3} -c archive_mode=off' -l ${ROOT}/rpo.log -w -t 600 >/dev/null`,
-);
-const c3 = { ...conn, port: PORT + 3 };
-await waitForRecovery({
-  inRecovery: async () => (await q('SELECT pg_is_in_recovery() AS r', c3))[0].r,
-  isRunning: async () => existsSync(`${ROOT}/rpo-restore/postmaster.pid`),
-});
-const [restoredRow] = await q('SELECT coalesce(max(id), 0) AS id, max(at) AS at FROM rpo', c3);
-asPg(`${BIN}/pg_ctl stop -D ${ROOT}/rpo-restore -m immediate >/dev/null`);
-const lostRows = lastCommitted - Number(restoredRow.id);
-const lostSeconds = restoredRow.at ? (lastAt - new Date(restoredRow.at).getTime()) / 1000 : NaN;
+log(`pgbackrest delta restore ${tBrDelta.toFixed(1)} s, marker rows ${brDeltaRows}`);
 
 // ---- report
 const cpu = cpus()[0]?.model ?? '?';
@@ -237,13 +322,22 @@ const lines = [
   '| base backup | wall time | size |',
   '|---|---|---|',
   ...results.map(([n, t, s]) => `| ${n} | ${t.toFixed(1)} s | ${mb(s)} |`),
+  `| ratios MSP / pgBackRest: full backup ${(results[0][1] / results[1][1]).toFixed(2)}×, incremental backup ${(results[4][1] / results[5][1]).toFixed(2)}× | | |`,
   '',
-  `| restore to a point in time (${walSegments} WAL segments archived) | wall time (RTO) | marker rows (expect 1) |`,
+  `| restore to a point in time from the incremental backups (${walSegments} WAL segments archived) | wall time (RTO) | marker rows (expect 1) |`,
   '|---|---|---|',
-  `| MSP: restore + recovery + promote | ${tMspRestore.toFixed(1)} s | ${mspRows} |`,
-  `| pgBackRest restore --type=time + recovery + promote | ${tBrRestore.toFixed(1)} s | ${brRows} |`,
+  `| MSP: restore + recovery + promote | ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s, recovery ${(tMspRestore - mspFiles).toFixed(1)} s) | ${mspRows} |`,
+  `| pgBackRest restore --type=time + recovery + promote | ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s, recovery ${(tBrRestore - brFiles).toFixed(1)} s) | ${brRows} |`,
+  `| ratio MSP / pgBackRest | ${(tMspRestore / tBrRestore).toFixed(2)}× | |`,
   '',
-  `RPO after kill -9 (archive_timeout 60 s, one insert every 100 ms for 90 s): last committed id ${lastCommitted}, restored from the archive up to id ${restoredRow.id}: ${lostRows} committed rows lost, ${lostSeconds.toFixed(1)} s of writes.`,
-  `MSP manifest: ${manifest.files.length} files, ${mb(manifest.rawBytes)} raw → ${mb(manifest.storedBytes)} stored.`,
+  `| delta restore in place after ${DELTA_WRITE_SECONDS} s of writes, same target | wall time | marker rows (expect 1) |`,
+  '|---|---|---|',
+  `| MSP: delta restore (${mspDelta.filesRewritten} of ${mspDelta.filesChecked} files, ${mb(mspDelta.bytesRewritten)} rewritten) + recovery + promote | ${tMspDelta.toFixed(1)} s | ${mspDeltaRows} |`,
+  `| pgBackRest restore --delta --type=time + recovery + promote | ${tBrDelta.toFixed(1)} s | ${brDeltaRows} |`,
+  `| ratio MSP / pgBackRest | ${(tMspDelta / tBrDelta).toFixed(2)}× | |`,
+  '',
+  `MSP manifest: ${manifest.files} files, ${mb(manifest.rawBytes)} raw → ${mb(manifest.storedBytes)} stored. Load average at the end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}.`,
 ];
 console.log(lines.join('\n'));

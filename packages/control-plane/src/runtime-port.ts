@@ -103,6 +103,8 @@ export interface BaseBackupTaken {
   manifest: unknown;
   /** What the verification after taking it found (empty: every checksum matches). */
   problems: BackupProblem[];
+  /** An incremental backup: the base backups it reads from (its chain). */
+  references?: string[];
 }
 
 /** One segment of the continuous WAL archive. */
@@ -142,7 +144,11 @@ export interface Databases {
    * Takes a base backup stored under `id` and verifies it with the WAL it needs. `fast` asks for an
    * immediate checkpoint (on-demand and pre-upgrade backups) instead of a spread one.
    */
-  baseBackup(key: string, request: { id: string; label: string; fast: boolean }): Promise<BaseBackupTaken>;
+  baseBackup(
+    key: string,
+    /** `incrementalOf`: a good base backup of this deployment to store only the changes against. */
+    request: { id: string; label: string; fast: boolean; incrementalOf?: string },
+  ): Promise<BaseBackupTaken>;
   /** Checks a stored base backup (and the WAL it needs to be consistent) against its checksums. */
   verifyBaseBackup(
     key: string,
@@ -161,7 +167,8 @@ export interface Databases {
    */
   restoreBaseBackup(
     key: string,
-    request: { from: string; backupId: string; inPlace: boolean },
+    /** `delta` (in place): rewrite only what differs from the backup; nothing is set aside then. */
+    request: { from: string; backupId: string; inPlace: boolean; delta?: boolean },
   ): Promise<string>;
   /**
    * Replays `from`'s WAL archive up to `target`, promotes and starts the database. Idempotent. `backupId`

@@ -190,6 +190,7 @@ export async function restore(target: string, env: string | undefined, opts: Res
     throw new CliError('Give exactly one of --to <RFC 3339 time>, --backup <id> or --latest.', 2);
   if (!opts.into === !opts.inPlace)
     throw new CliError('Give one of --into <new deployment name> or --in-place.', 2);
+  if (opts.delta && !opts.inPlace) throw new CliError('--delta works with --in-place only.', 2);
   const intoProblem = opts.into === undefined ? undefined : cloneNameProblem(opts.into);
   if (intoProblem) throw new CliError(`--into: ${intoProblem}.`, 2);
   if (opts.to !== undefined && (!RFC3339.test(opts.to) || Number.isNaN(Date.parse(opts.to)))) {
@@ -211,7 +212,7 @@ export async function restore(target: string, env: string | undefined, opts: Res
         ...(opts.backup !== undefined ? { backup: opts.backup } : {}),
         ...(opts.latest ? { latest: true } : {}),
         type: opts.type,
-        ...(opts.into ? { into: opts.into } : { inPlace: true }),
+        ...(opts.into ? { into: opts.into } : { inPlace: true, ...(opts.delta ? { delta: true } : {}) }),
       },
     }),
   );

@@ -19,6 +19,7 @@ export interface RestoreOptions extends BackupCommonOptions {
   type: string;
   into?: string;
   inPlace?: boolean;
+  delta?: boolean;
 }
 
 export function registerBackupCommands(program: Command): void {
@@ -81,6 +82,7 @@ export function registerBackupCommands(program: Command): void {
     .option('--type <type>', 'full, database, or volume:<name>', 'full')
     .option('--into <name>', 'a new deployment beside the original')
     .option('--in-place', 'replace the deployment’s data (a safety backup is taken first)')
+    .option('--delta', 'with --in-place: rewrite only the files that differ from the backup')
     .option('--repo <dir>', 'platform repo of the running control plane')
     .option('--json', 'print the finished operation as JSON')
     .action(

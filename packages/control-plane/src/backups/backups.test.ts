@@ -144,6 +144,26 @@ describe('backups and restores', () => {
     await sql('INSERT INTO pitr VALUES (4)');
   });
 
+  test('delta PITR in place: rewrites only what differs, then exactly 2 rows again', async () => {
+    const op = await ok('/restores', { deployment: key, to: recorded, inPlace: true, delta: true });
+    const step = op.steps.find((s) => s.name === 'restore-files');
+    const m = /delta restore of \S+: (\d+) of (\d+) files rewritten/.exec(step?.detail ?? '');
+    assert.ok(m, step?.detail);
+    assert.ok(Number(m[1]) < Number(m[2]) / 2, step?.detail);
+    const rows = await sql('SELECT n FROM pitr ORDER BY n');
+    assert.deepEqual(
+      rows.map((r) => r.n),
+      [1, 2],
+    );
+    assert.equal((await cp.store.getDeployment(key))?.status, 'healthy');
+    const refused = await api('/restores', {
+      method: 'POST',
+      body: JSON.stringify({ deployment: key, latest: true, into: 'x', delta: true }),
+    });
+    assert.equal(refused.status, 400);
+    assert.match(String((refused.body.error as { message: string }).message), /--delta .*--in-place/);
+  });
+
   test('volumes: write a file, snapshot, delete it, restore --type volume:files brings it back', async () => {
     const dir = join(localTargetOf(cp).paths(key).volumes, 'files');
     await mkdir(dir, { recursive: true });
@@ -182,11 +202,67 @@ describe('backups and restores', () => {
     assert.match(String((r.body.error as { message: string }).message), /not good/);
   });
 
+  test('scheduled backups are incremental between weekly fulls; their chain cannot be deleted; they restore', async () => {
+    await sql('CREATE TABLE incr (n int)');
+    await sql('INSERT INTO incr SELECT generate_series(1, 1000)');
+    const queued = await cp.engine.enqueue({
+      kind: 'backup',
+      deploymentKey: key,
+      reason: 'test: the schedule',
+      createdBy: 'scheduler',
+      input: { kind: 'scheduled' },
+    });
+    const op = await cp.engine.waitFor(queued.id, 180_000);
+    assert.equal(op?.status, 'succeeded', op?.error ?? '');
+    const id = String(op.result?.backupId);
+    const b = (await api(`/backups?deployment=${encodeURIComponent(key)}`)).body.backups as Array<{
+      id: string;
+    }>;
+    assert.ok(b.some((x) => x.id === id));
+    const record = await localRepositoryOf(cp, key).get(`base/${id}/manifest.json`);
+    const manifest = JSON.parse(record.toString()) as { incremental?: { references: string[] } };
+    assert.ok(manifest.incremental, 'the scheduled backup is incremental');
+    const parent = manifest.incremental.references[0]!;
+    const del = await api(`/backups/${parent}/delete`, { method: 'POST', body: '{}' });
+    assert.equal(del.status, 412, JSON.stringify(del.body));
+    assert.match(
+      String((del.body.error as { message: string }).message),
+      new RegExp(`incremental backup ${id} reads from it`),
+    );
+    await ok('/restores', { deployment: key, backup: id, type: 'database', into: 'incrclone' });
+    const rows = await sql('SELECT count(*)::int AS n FROM incr', 'releaseregistry/incrclone');
+    assert.equal(rows[0]!.n, 1000);
+    await cp.runtime.databases.stop('releaseregistry/incrclone');
+  });
+
   test('a restore drill restores the latest backup into a scratch cluster and records row counts', async () => {
     const op = await ok('/backups/drills', { deployment: key });
     const drill = op.result?.drill as { rowCounts: Record<string, number> };
     assert.ok(Object.keys(drill.rowCounts).some((t) => t.endsWith('public.pitr')));
     const list = await api(`/backups?deployment=${encodeURIComponent(key)}`);
     assert.equal((list.body.drills as Array<{ ok: boolean }>)[0]?.ok, true);
+  });
+
+  test('streaming WAL: kill -9 of the postmaster under a steady insert stream, restore --latest has every committed row', async () => {
+    await eventually('the WAL receiver to stream', 30_000, async () =>
+      Number((await sql('SELECT count(*)::int AS n FROM pg_stat_replication'))[0]!.n) > 0 ? true : undefined,
+    );
+    await sql('CREATE TABLE stream (id serial primary key)');
+    const writer = await db();
+    let last = 0;
+    const until = Date.now() + 2000;
+    while (Date.now() < until) {
+      last = (await writer.query<{ id: number }>('INSERT INTO stream DEFAULT VALUES RETURNING id')).rows[0]!
+        .id;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    writer.on('error', () => undefined);
+    const cluster = (await localTargetOf(cp).cluster(key))!;
+    process.kill((await cluster.pid())!, 'SIGKILL');
+    await writer.end().catch(() => undefined);
+    await ok('/restores', { deployment: key, latest: true, type: 'database', into: 'rpoclone' });
+    const rows = await sql('SELECT coalesce(max(id), 0)::int AS n FROM stream', 'releaseregistry/rpoclone');
+    assert.ok(Number(rows[0]!.n) >= last, `last committed ${last}, restored up to ${String(rows[0]!.n)}`);
+    await cp.runtime.databases.stop('releaseregistry/rpoclone');
   });
 });

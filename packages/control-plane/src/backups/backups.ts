@@ -4,6 +4,7 @@
  * The target stores the files; the backups table here says what exists and whether it is good.
  */
 import {
+  incrementalParentOf,
   PreconditionFailedError,
   recoverableWindow,
   volumesOf,
@@ -70,11 +71,20 @@ export async function takeBackup(
     });
     try {
       const started = Date.now();
+      // Scheduled backups: a full one weekly, incrementals on the newest good base backup in between.
+      const parent =
+        options.kind === 'scheduled'
+          ? incrementalParentOf(
+              (await deps.backups.list(key)).filter((b) => b.id !== id),
+              new Date(),
+            )
+          : undefined;
       // Scheduled backups may spread their checkpoint; one somebody waits for (on-demand, pre-upgrade) may not.
       const taken = await target.databases.baseBackup(key, {
         id,
         label: `msp ${key} ${id}`,
         fast: options.kind !== 'scheduled',
+        ...(parent ? { incrementalOf: parent } : {}),
       });
       await deps.backups.succeed(id, {
         finishedAt: taken.finishedAt,
@@ -94,7 +104,8 @@ export async function takeBackup(
         );
       }
       await log(
-        `base backup ${id}: ${taken.files} files, ${mb(taken.rawBytes)} → ${mb(taken.storedBytes)} ` +
+        `${taken.references ? `incremental (on ${taken.references.join(', ')}) ` : ''}` +
+          `base backup ${id}: ${taken.files} files, ${mb(taken.rawBytes)} → ${mb(taken.storedBytes)} ` +
           `in ${((Date.now() - started) / 1000).toFixed(1)} s, WAL ${taken.startWal}..${taken.stopWal}, verified`,
       );
       result.backupId = id;

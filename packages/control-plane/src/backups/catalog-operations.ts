@@ -44,10 +44,23 @@ export async function verifyBackup(deps: BackupDeps, id: string, ctx: StepContex
   return `verified: ${what}, every checksum matches`;
 }
 
+/** Refuses to delete a base backup that an incremental backup reads from (its chain would break). */
+export function assertNoIncrementalReads(b: { id: string }, all: readonly BackupRecord[]): void {
+  const readers = all.filter((o) => o.references?.includes(b.id)).map((o) => o.id);
+  if (readers.length > 0) {
+    throw new PreconditionFailedError(
+      `Backup ${b.id} cannot be deleted: incremental backup ${readers.join(', ')} reads from it. Delete ${readers.length > 1 ? 'those' : 'that one'} first.`,
+      { details: { readers } },
+    );
+  }
+}
+
 export async function deleteBackup(deps: BackupDeps, id: string): Promise<string> {
   const b = await deps.backups.get(id);
   if (!b) return `backup ${id} is already gone`;
-  assertNotLastGood(b, await deps.backups.list(b.deploymentKey));
+  const all = await deps.backups.list(b.deploymentKey);
+  assertNotLastGood(b, all);
+  assertNoIncrementalReads(b, all);
   await deleteFiles(await deps.targets.of(b.deploymentKey), b.deploymentKey, b);
   await deps.backups.remove(id);
   await deps.store.addEvent({

@@ -27,6 +27,7 @@ export const restoreInput = z.looseObject({
   ),
   into: z.string().min(1).optional(),
   inPlace: z.boolean().optional(),
+  delta: z.boolean().optional(),
 });
 
 /** What the restore's first step decided, kept in its result for the later steps. */

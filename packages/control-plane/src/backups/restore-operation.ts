@@ -100,6 +100,7 @@ export async function runRestoreStep(deps: BackupDeps, step: string, ctx: StepCo
         from: key,
         backupId: plan.baseBackupId,
         inPlace: !input.into,
+        ...(input.delta && !input.into ? { delta: true } : {}),
       });
     }
     case 'recover': {
@@ -177,7 +178,9 @@ export async function onRestoreFinished(deps: BackupDeps, op: Operation): Promis
         'warn',
         putBack
           ? 'restore failed: the data from before the restore was put back and PostgreSQL started'
-          : `restore failed: the data was not changed${safety ? `; safety backup ${safety}` : ''}`,
+          : input.success && input.data.delta
+            ? `restore failed; a delta restore rewrites the data in place, so the state from before is in safety backup ${safety ?? '(none)'} (msp restore … --backup ${safety ?? '<id>'} --in-place)`
+            : `restore failed: the data was not changed${safety ? `; safety backup ${safety}` : ''}`,
       );
       await target.workloads.start(key, {
         operation: op,

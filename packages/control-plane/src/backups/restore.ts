@@ -25,6 +25,8 @@ export interface RestoreInput {
   type: RestoreType;
   into?: string;
   inPlace?: boolean;
+  /** In place only: rewrite only what differs from the backup (pgBackRest's --delta). */
+  delta?: boolean;
 }
 
 export interface RestorePlan {
@@ -36,6 +38,9 @@ export interface RestorePlan {
 export async function planRestore(deps: BackupDeps, key: string, input: RestoreInput): Promise<RestorePlan> {
   if (!input.into === !input.inPlace) {
     throw new InputError('Say where to restore: --into <new deployment name> or --in-place (one of them).');
+  }
+  if (input.delta && !input.inPlace) {
+    throw new InputError("--delta rewrites the deployment's own data: use it with --in-place, not --into.");
   }
   const row = await deps.store.requireDeployment(key);
   const spec = row.spec as DeploymentSpec;

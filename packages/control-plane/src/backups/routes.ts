@@ -15,6 +15,7 @@ import { enqueueExplained } from '../api/busy.js';
 import type { ArchiverState } from '../runtime-port.js';
 import type { FeatureContext } from '../server.js';
 import { backupHealth, type BackupDeps } from './backups.js';
+import { assertNoIncrementalReads } from './catalog-operations.js';
 import { cloneKeyOf, describe, planRestore, type RestoreInput } from './restore.js';
 import { backupRoutes as backupRoutesOf } from './schemas.js';
 
@@ -96,7 +97,11 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
   ): Promise<Operation> => {
     const b = (await backups.get(id)) ?? (await backups.get(`${id}-base`));
     if (!b) throw new NotFoundError(`No backup ${id}; see \`msp backup list\`.`);
-    if (kind === 'delete-backup') assertNotLastGood(b, await backups.list(b.deploymentKey));
+    if (kind === 'delete-backup') {
+      const all = await backups.list(b.deploymentKey);
+      assertNotLastGood(b, all);
+      assertNoIncrementalReads(b, all);
+    }
     return enqueueExplained(deps.store, ctx.engine, {
       kind,
       deploymentKey: b.deploymentKey,
@@ -132,6 +137,7 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
       type: body.type as RestoreInput['type'],
       ...(body.into ? { into: body.into } : {}),
       ...(body.inPlace ? { inPlace: true } : {}),
+      ...(body.delta ? { delta: true } : {}),
     };
     if (input.into) {
       const cloneKey = cloneKeyOf(key, row.spec as DeploymentSpec, input.into);

@@ -30,6 +30,8 @@ export const restoreBody = z
       .default('full'),
     into: text().max(100).optional(),
     inPlace: z.boolean().optional(),
+    /** With inPlace: rewrite only the files (chunks) that differ from the backup. */
+    delta: z.boolean().optional(),
     reason: text().max(500).optional(),
   })
   .refine(

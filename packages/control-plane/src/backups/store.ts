@@ -53,6 +53,9 @@ function toBackup(r: Record<string, unknown>): BackupRow {
     ...(r.start_wal ? { startWal: r.start_wal as string } : {}),
     ...(r.stop_wal ? { stopWal: r.stop_wal as string } : {}),
     ...(r.verify_ok === false ? { verifyFailed: true } : {}),
+    ...(Array.isArray(r.references_ids) && r.references_ids.length > 0
+      ? { references: r.references_ids as string[] }
+      : {}),
     rawBytes: num(r.raw_bytes),
     storedBytes: num(r.stored_bytes),
     timeline: num(r.timeline),
@@ -67,7 +70,7 @@ function toBackup(r: Record<string, unknown>): BackupRow {
 
 const COLUMNS = `id, deployment_key, type, kind, volume, status, reason, operation_id, started_at, finished_at,
   raw_bytes, stored_bytes, timeline, start_lsn, stop_lsn, start_wal, stop_wal, error, verified_at, verify_ok,
-  verify_problems`;
+  verify_problems, manifest->'incremental'->'references' AS references_ids`;
 
 export interface BackupStore {
   begin(b: {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   baseBackupFor,
+  incrementalParentOf,
   parseWalSegment,
   planRetention,
   recoverableWindow,
@@ -79,6 +80,42 @@ void describe('retention', () => {
     assert.equal(
       plan.keep.find((k) => k.id === 'b100')?.reason,
       'the last good base backup is never deleted',
+    );
+  });
+
+  void it('never breaks a chain: a kept incremental keeps the backups it reads from', () => {
+    // 100 daily backups: a full one every 7 days (d % 7 === 6), incrementals reading from their week's
+    // full and the older incrementals of that week.
+    const fullOf = (d: number) => d + ((6 - (d % 7) + 7) % 7);
+    const backups = Array.from({ length: 100 }, (_, d) => {
+      const full = fullOf(d);
+      const refs = Array.from({ length: full - d }, (_, i) => `b${d + 1 + i}`);
+      return refs.length ? { ...daily(d), references: refs } : daily(d);
+    });
+    const plan = planRetention(backups, now);
+    const kept = new Map(plan.keep.map((k) => [k.id, k.reason]));
+    assert.match(kept.get('b90') ?? '', /incremental backup b8\d reads from it/);
+    assert.ok(
+      plan.delete.some((d) => d.id === 'b91'),
+      'nothing kept reads from b91',
+    );
+    assert.ok(
+      plan.delete.some((d) => d.id === 'b97'),
+      'nothing kept reads from b97',
+    );
+    assert.ok(!walDeletable(daily(90).startWal!, plan), 'the WAL the chain start needs stays');
+  });
+
+  void it('schedules a full base backup weekly and incrementals on top of the newest good one between', () => {
+    const full = (d: number) => daily(d);
+    const incr = (d: number, refs: string[]) => ({ ...daily(d), references: refs });
+    assert.equal(incrementalParentOf([], now), undefined);
+    assert.equal(incrementalParentOf([full(1)], now), 'b1');
+    assert.equal(incrementalParentOf([full(3), incr(2, ['b3']), incr(1, ['b3'])], now), 'b1');
+    assert.equal(incrementalParentOf([full(7), incr(1, ['b7'])], now), undefined, 'a week: full again');
+    assert.equal(
+      incrementalParentOf([full(2), incr(1, ['b2']), { ...incr(0.5, ['b2']), verifyFailed: true }], now),
+      'b1',
     );
   });
 

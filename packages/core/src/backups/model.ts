@@ -30,6 +30,11 @@ export interface BackupRecord {
   /** First and last WAL segment a base backup needs to be consistent. */
   readonly startWal?: string;
   readonly stopWal?: string;
+  /**
+   * Incremental base backups: the base backups whose stored data this one reads (its chain). Retention
+   * keeps each of them while this one is kept.
+   */
+  readonly references?: readonly string[];
   /** True when the last verification found a problem: such a backup is not good. */
   readonly verifyFailed?: boolean;
 }

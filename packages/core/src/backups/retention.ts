@@ -9,7 +9,8 @@
  *   consistent, not the WAL in between (point-in-time recovery reaches back 7 days, not 90);
  * - on-demand and pre-upgrade backups are kept until deleted;
  * - volume snapshots are kept 90 days (scheduled ones), and the newest good one of each volume always;
- * - failed backups are deleted once they are older than the window (they never held usable data).
+ * - failed backups are deleted once they are older than the window (they never held usable data);
+ * - a base backup an incremental kept backup reads from (`references`) is kept as long as that one is.
  */
 import { lastGoodOf } from './last-good.js';
 import { isGood, parseWalSegment, type BackupRecord } from './model.js';
@@ -113,6 +114,20 @@ export function planRetention(
       reason: `one of the ${policy.maxScheduledBaseBackups} newest scheduled base backups (number ${rank + 1})`,
     });
     if (b.startWal && b.stopWal) keptRanges.push([b.startWal, b.stopWal]);
+  }
+
+  // ---- chains: whatever a kept incremental reads from stays (references name every pack it uses)
+  const byId = new Map(base.map((b) => [b.id, b]));
+  for (let i = 0; i < keep.length; i++) {
+    const b = byId.get(keep[i]!.id);
+    for (const ref of b?.references ?? []) {
+      const at = del.findIndex((d) => d.id === ref);
+      if (at < 0) continue;
+      del.splice(at, 1);
+      keep.push({ id: ref, reason: `incremental backup ${b!.id} reads from it (its chain)` });
+      const r = byId.get(ref);
+      if (r?.startWal && r.stopWal) keptRanges.push([r.startWal, r.stopWal]);
+    }
   }
 
   // ---- volume snapshots

@@ -1,10 +1,12 @@
 /**
+ * (Over 400 lines: taking full and incremental backups share one copy loop, kept together.)
  * Online base backups with PostgreSQL's backup API (verification and restore: base-restore.ts).
  *
  * `pg_backup_start(label, fast)` on one admin session; the data directory's files are read while the
  * server runs (torn pages are repaired by WAL replay), cut into chunks, each chunk gzip-compressed on the
  * libuv threadpool (several at once) and appended to one pack object in the order the chunks finish;
- * every file is sha256-checksummed and listed in the manifest with its chunks' places in the pack.
+ * every chunk is sha256-checksummed (so restore checks chunks in parallel) and every file is listed in the
+ * manifest with its chunks' places in the pack and digests.
  * `pg_backup_stop()` returns the backup_label (and tablespace_map), kept in the manifest; the backup then
  * waits (polling) until the last WAL segment it needs is archived. The manifest is written last: a
  * backup without one is incomplete and is never restored.
@@ -28,9 +30,19 @@ export interface BackupFileEntry {
   path: string;
   size: number;
   mode: number;
+  /**
+   * The file's digest: with `fileDigest: 'chunks'` in the manifest, the sha256 of its chunks' sha256 hex
+   * digests concatenated in order (each chunk is then checked on its own, in parallel); in older
+   * manifests the sha256 of the whole file.
+   */
   sha256: string;
-  /** [offset in the pack, stored length, raw length] per chunk, in file order. */
-  chunks: [number, number, number][];
+  /**
+   * [offset in the pack, stored length, raw length, sha256 of the raw chunk (newer manifests), the id of
+   * the base backup whose pack holds it (incrementals; absent: this backup's own pack)] per chunk.
+   */
+  chunks: [number, number, number, string?, string?][];
+  /** Modification time (ms) seen before the file was read: an incremental skips an unchanged file. */
+  mtimeMs?: number;
 }
 
 export interface BaseBackupManifest {
@@ -51,6 +63,13 @@ export interface BaseBackupManifest {
   rawBytes: number;
   storedBytes: number;
   compression: { algorithm: 'gzip'; level: number; chunkBytes: number };
+  /** 'chunks': every chunk carries its own sha256 and a file's sha256 is the digest of those. */
+  fileDigest?: 'chunks';
+  /**
+   * An incremental backup: stores only chunks that changed since `parent`; unchanged ones point into the
+   * packs of `references` (every backup whose pack it reads, the chain it needs).
+   */
+  incremental?: { parent: string; references: string[] };
   pack: string;
   directories: { path: string; mode: number }[];
   files: BackupFileEntry[];
@@ -81,6 +100,12 @@ export interface BaseBackupOptions {
    */
   fastCheckpoint?: boolean;
   onProgress?: (p: { files: number; rawBytes: number; storedBytes: number }) => void;
+  /**
+   * Take an incremental backup on top of this (verified) base backup's manifest: a file whose size and
+   * modification time match the parent's (and was last modified well before the parent started) is not
+   * read at all; in other files only chunks whose sha256 differs are compressed and stored.
+   */
+  incrementalOf?: BaseBackupManifest;
 }
 
 export const manifestName = (id: string) => `base/${id}/manifest.json`;
@@ -115,7 +140,7 @@ const SKIP_FILES = new Set([
 
 interface Walked {
   dirs: { path: string; mode: number }[];
-  files: { path: string; mode: number; size: number }[];
+  files: { path: string; mode: number; size: number; mtimeMs: number }[];
 }
 
 async function walkDataDir(dataDir: string): Promise<Walked> {
@@ -154,12 +179,25 @@ async function walkDataDir(dataDir: string): Promise<Walked> {
         }
         await walk(path);
       } else if (e.isFile()) {
-        out.files.push({ path, mode: s.mode & 0o7777, size: s.size });
+        out.files.push({ path, mode: s.mode & 0o7777, size: s.size, mtimeMs: s.mtimeMs });
       }
     }
   };
   await walk('');
   return out;
+}
+
+/**
+ * An incremental trusts a file's unchanged size and mtime only when it was last written this long before
+ * the parent started (timestamps are coarse; a write racing the parent's read must not look unchanged).
+ */
+const MTIME_MARGIN_MS = 5_000;
+
+/** The backups whose packs these files' chunks point into. */
+export function referencesOf(files: readonly BackupFileEntry[]): string[] {
+  const refs = new Set<string>();
+  for (const f of files) for (const c of f.chunks) if (c[4] !== undefined) refs.add(c[4]);
+  return [...refs].sort();
 }
 
 /** Read size past a file's listed length (it grew while the backup ran). */
@@ -258,7 +296,32 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
     let storedBytes = 0;
     let done = 0;
     const files: BackupFileEntry[] = [];
-    const copyFile = async (f: { path: string; mode: number }) => {
+    const parent = options.incrementalOf;
+    const parentFiles = new Map((parent?.files ?? []).map((f) => [f.path, f]));
+    const parentStart = parent ? Date.parse(parent.startTime) : 0;
+    // A file's own chunks point into the parent's pack unless the parent already pointed further back.
+    const inherit = (c: BackupFileEntry['chunks'][number]): BackupFileEntry['chunks'][number] => [
+      c[0],
+      c[1],
+      c[2],
+      c[3] ?? '',
+      c[4] ?? parent!.id,
+    ];
+    const copyFile = async (f: { path: string; mode: number; size: number; mtimeMs: number }) => {
+      const before = parent && parent.fileDigest === 'chunks' ? parentFiles.get(f.path) : undefined;
+      if (
+        before &&
+        before.mtimeMs !== undefined &&
+        before.size === f.size &&
+        before.mtimeMs === f.mtimeMs &&
+        f.mtimeMs < parentStart - MTIME_MARGIN_MS
+      ) {
+        // Unchanged since well before the parent started (a write since would have moved the time on).
+        files.push({ ...before, mode: f.mode, chunks: before.chunks.map(inherit) });
+        rawBytes += f.size;
+        done++;
+        return;
+      }
       let handle;
       try {
         handle = await open(join(options.dataDir, f.path), 'r');
@@ -267,7 +330,7 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
         throw error;
       }
       const hash = createHash('sha256');
-      const chunks: [number, number, number][] = [];
+      const chunks: BackupFileEntry['chunks'] = [];
       const pending: Promise<void>[] = [];
       let size = 0;
       try {
@@ -295,16 +358,26 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
             break;
           }
           const data = buffer.subarray(0, n);
-          hash.update(data);
+          const digest = createHash('sha256').update(data).digest('hex');
+          hash.update(digest);
           const index = chunks.length;
-          chunks.push([0, 0, n]);
+          const old = before?.chunks[index];
+          if (old && old[2] === n && old[3] === digest) {
+            // The same bytes are stored already: point at them.
+            chunks.push(inherit(old));
+            size += n;
+            slots.release();
+            if (n < want) break;
+            continue;
+          }
+          chunks.push([0, 0, n, digest]);
           size += n;
           pending.push(
             gzipAsync(data, { level })
               .then(async (stored) => {
                 const offset = packOffset;
                 packOffset += stored.length;
-                chunks[index] = [offset, stored.length, n];
+                chunks[index] = [offset, stored.length, n, digest];
                 storedBytes += stored.length;
                 await writer.write(stored, offset);
               })
@@ -318,7 +391,14 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
         await handle.close();
       }
       rawBytes += size;
-      files.push({ path: f.path, size, mode: f.mode, sha256: hash.digest('hex'), chunks });
+      files.push({
+        path: f.path,
+        size,
+        mode: f.mode,
+        sha256: hash.digest('hex'),
+        chunks,
+        mtimeMs: f.mtimeMs,
+      });
       done++;
       if (done % 200 === 0) options.onProgress?.({ files: done, rawBytes, storedBytes });
     };
@@ -359,6 +439,8 @@ export async function takeBaseBackup(options: BaseBackupOptions): Promise<BaseBa
       rawBytes,
       storedBytes,
       compression: { algorithm: 'gzip', level, chunkBytes },
+      fileDigest: 'chunks',
+      ...(parent ? { incremental: { parent: parent.id, references: referencesOf(files) } } : {}),
       pack: packName(id),
       directories: walked.dirs,
       files: files.sort((a, b) => a.path.localeCompare(b.path)),

@@ -17,7 +17,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -36,8 +37,10 @@ export async function readArchivedWal(archiveDir: string, name: string): Promise
   try {
     stored = await readFile(join(archiveDir, `${name}.gz`));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    // The segment the WAL receiver was streaming (wal-receiver.ts): zero-padded to full size, served as
+    // is so recovery reaches the last streamed record (it has no checksum yet: it was still growing).
+    return await readFile(join(archiveDir, `${name}.partial`)).catch(() => undefined);
   }
   let info: { size: number; sha256: string; storedSha256: string };
   try {
@@ -88,23 +91,35 @@ async function spooled(spoolDir: string, consumed: string): Promise<string[]> {
   return names.filter((n) => n > consumed);
 }
 
-/** The prefetcher: verified segments of `after`'s timeline, in order, into the spool, AHEAD at a time. */
-async function prefetch(archiveDir: string, spoolDir: string, after: string): Promise<void> {
+/**
+ * The prefetcher: verified segments of `after`'s timeline, in order, into the spool, AHEAD at a time
+ * (from `after` itself when `inclusive`).
+ */
+async function prefetch(
+  archiveDir: string,
+  spoolDir: string,
+  after: string,
+  inclusive = false,
+): Promise<void> {
   const timeline = after.slice(0, 8);
   let last = after;
+  let first = inclusive;
   let progressAt = Date.now();
   try {
     for (;;) {
       const next = (await readdir(archiveDir))
         .filter((n) => n.endsWith('.gz') && SEGMENT.test(n.slice(0, -3)) && n.startsWith(timeline))
         .map((n) => n.slice(0, -3))
-        .filter((n) => n > last)
+        .filter((n) => n > last || (first && n === last))
         .sort();
+      first = false;
       if (next.length === 0) return;
-      // Two segments at a time: gunzip runs on the libuv threadpool, so both cores help while replay waits.
-      for (let i = 0; i < next.length; i += 2) {
-        const pair = next.slice(i, i + 2);
-        const ok = await Promise.all(pair.map((name) => spoolOne(name)));
+      // One segment per core at a time: gunzip runs on the libuv threadpool, so every core helps while
+      // replay waits.
+      const width = Math.max(2, availableParallelism());
+      for (let i = 0; i < next.length; i += width) {
+        const batch = next.slice(i, i + width);
+        const ok = await Promise.all(batch.map((name) => spoolOne(name)));
         if (ok.includes(false)) return;
       }
     }
@@ -124,6 +139,7 @@ async function prefetch(archiveDir: string, spoolDir: string, after: string): Pr
     }
     if (name > last) last = name;
     if (name <= (await readConsumed(spoolDir))) return true;
+    if (await exists(join(spoolDir, name))) return true;
     // A corrupt or missing segment is not spooled: the direct fetch meets it and aborts recovery.
     const raw = await readArchivedWal(archiveDir, name).catch(() => undefined);
     if (!raw) return false;
@@ -135,16 +151,37 @@ async function prefetch(archiveDir: string, spoolDir: string, after: string): Pr
   }
 }
 
-/** Starts the prefetcher unless one runs already (a lock file holding its pid). */
-async function startPrefetch(archiveDir: string, spoolDir: string, after: string): Promise<void> {
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
+
+/**
+ * Starts the prefetcher unless one runs already (a lock file holding its pid). `from` (a restore that
+ * knows its first segment starts it before PostgreSQL asks) includes `after` itself; `user` runs it as
+ * the PostgreSQL OS user, who must own what it spools.
+ */
+export async function startPrefetch(
+  archiveDir: string,
+  spoolDir: string,
+  after: string,
+  options: { from?: boolean; user?: { uid: number; gid: number } } = {},
+): Promise<void> {
   const lock = join(spoolDir, '.prefetch.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const handle = await open(lock, 'wx', 0o600);
       const child = spawn(
         process.execPath,
-        [fileURLToPath(import.meta.url), '--prefetch', archiveDir, spoolDir, after],
-        { detached: true, stdio: 'ignore' },
+        [
+          fileURLToPath(import.meta.url),
+          options.from ? '--prefetch-from' : '--prefetch',
+          archiveDir,
+          spoolDir,
+          after,
+        ],
+        { detached: true, stdio: 'ignore', ...(options.user ?? {}) },
       );
       child.unref();
       await handle.writeFile(String(child.pid ?? ''));
@@ -167,9 +204,11 @@ async function startPrefetch(archiveDir: string, spoolDir: string, after: string
 }
 
 async function main(argv: string[]): Promise<number> {
-  if (argv[0] === '--prefetch') {
+  if (argv[0] === '--prefetch' || argv[0] === '--prefetch-from') {
     const [, archiveDir, spoolDir, after] = argv;
-    if (archiveDir && spoolDir && after) await prefetch(archiveDir, spoolDir, after).catch(() => undefined);
+    if (archiveDir && spoolDir && after) {
+      await prefetch(archiveDir, spoolDir, after, argv[0] === '--prefetch-from').catch(() => undefined);
+    }
     return 0;
   }
   const [fileName, targetPath, archiveDir, spoolDir] = argv;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestoreTarget } from '@msp/core';
 import { UnavailableError } from '@msp/core';
-import { readArchivedWal } from './fetch-wal.js';
+import { readArchivedWal, startPrefetch } from './fetch-wal.js';
 
 export interface ArchivedWal {
   name: string;
@@ -28,8 +28,11 @@ export const walSpoolDir = (dataDir: string) => join(dataDir, 'msp_wal_spool');
 
 /**
  * The restore_command line for an archive directory. With a spool dir, a segment the prefetcher already
- * verified and decompressed is moved into place by the shell; anything else runs fetch-wal, which
- * verifies it (and starts the prefetcher).
+ * verified and decompressed is moved into place by the shell; a segment the archive holds while the
+ * prefetcher runs is waited for (up to 5 s, polled every 10 ms) rather than fetched a second time beside
+ * it; a file the archive does not hold (the end of the archive, a timeline history PostgreSQL probes for)
+ * is answered "not there" by the shell at once; anything else runs fetch-wal, which verifies it (and
+ * starts the prefetcher).
  */
 export function restoreCommand(archiveDir: string, spoolDir?: string): string {
   const script = fileURLToPath(new URL('./fetch-wal.js', import.meta.url));
@@ -44,7 +47,13 @@ export function restoreCommand(archiveDir: string, spoolDir?: string): string {
     ...(spoolDir ? [q(spoolDir)] : []),
   ].join(' ');
   if (!spoolDir) return fetch.slice('exec '.length);
-  return `f=${q(spoolDir)}/%f; if [ -f "$f" ] && mv -f "$f" "%p"; then exit 0; fi; ${fetch}`;
+  return (
+    `s=${q(spoolDir)}; f="$s/%f"; a=${q(archiveDir)}/%f.gz; i=0; ` +
+    `while :; do if [ -f "$f" ] && mv -f "$f" "%p"; then exit 0; fi; ` +
+    `[ -f "$a" ] || [ -f ${q(archiveDir)}/%f.partial ] || exit 1; ` +
+    `[ $i -lt 500 ] && [ -f "$s/.prefetch.lock" ] || break; ` +
+    `i=$((i+1)); sleep 0.01; done; ${fetch}`
+  );
 }
 
 /** Removes the recovery's WAL spool (call once the server has promoted). */
@@ -58,11 +67,22 @@ export async function writeRecoveryConfig(options: {
   archiveDir: string;
   target: RestoreTarget;
   owner?: { uid: number; gid: number };
+  /**
+   * The first WAL segment recovery needs (the base backup's `startWal`): the prefetcher starts on it at
+   * once, so segments are verified and decompressed while PostgreSQL starts up.
+   */
+  fromWal?: string;
 }): Promise<void> {
   const { dataDir, target } = options;
   const spool = walSpoolDir(dataDir);
   await mkdir(spool, { recursive: true, mode: 0o700 });
   if (options.owner) await chown(spool, options.owner.uid, options.owner.gid);
+  if (options.fromWal) {
+    await startPrefetch(options.archiveDir, spool, options.fromWal, {
+      from: true,
+      ...(options.owner && process.getuid?.() === 0 ? { user: options.owner } : {}),
+    });
+  }
   const lines = [
     MARK,
     `restore_command = ${quote(restoreCommand(options.archiveDir, spool))}`,

@@ -53,6 +53,8 @@ export interface ClusterOptions {
   archiveDir: string;
   /** `archive_timeout` in seconds: bounds the data-loss window (default 60). */
   archiveTimeoutSeconds?: number;
+  /** How far the WAL receiver's replication slot may fall behind, in MB (default 1024). */
+  maxSlotWalKeepMB?: number;
   /** Caller-generated, caller-stored passwords (ASCII). The admin password is fixed at initdb. */
   passwords: { admin: string; workload: string; operator: string };
   /**
@@ -317,6 +319,7 @@ class LocalPostgresCluster implements PostgresCluster {
         ...(o.maxConnections !== undefined ? { maxConnections: o.maxConnections } : {}),
         ...(o.archiveTimeoutSeconds !== undefined ? { archiveTimeoutSeconds: o.archiveTimeoutSeconds } : {}),
         ...(o.fsync !== undefined ? { fsync: o.fsync } : {}),
+        ...(o.maxSlotWalKeepMB !== undefined ? { maxSlotWalKeepMB: o.maxSlotWalKeepMB } : {}),
       },
       user,
     );

@@ -78,10 +78,14 @@ void describe('server configuration (msp.conf)', () => {
 });
 
 void describe('authentication files', () => {
-  void it('pg_hba admits TCP from loopback with SCRAM only, and the socket only for the admin by peer', () => {
+  void it('pg_hba admits TCP from loopback with SCRAM only (replication for the admin), and the socket only for the admin by peer', () => {
     const hba = renderHba();
     const rules = hba.split('\n').filter((l) => l && !l.startsWith('#'));
-    assert.deepEqual(rules, ['local all msp_admin peer map=msp', 'host all all 127.0.0.1/32 scram-sha-256']);
+    assert.deepEqual(rules, [
+      'local all msp_admin peer map=msp',
+      'host all all 127.0.0.1/32 scram-sha-256',
+      'host replication msp_admin 127.0.0.1/32 scram-sha-256',
+    ]);
     assert.doesNotMatch(hba, /\btrust\b|\bmd5\b|0\.0\.0\.0/);
   });
 

@@ -31,6 +31,8 @@ export interface ServerConfigInput {
   maxConnections?: number;
   archiveDir: string;
   archiveTimeoutSeconds?: number;
+  /** How far the WAL receiver's replication slot may fall behind, in MB (default 1024). */
+  maxSlotWalKeepMB?: number;
   fsync?: boolean;
   /** `<dir>/run`: the socket directory. */
   runDir: string;
@@ -66,6 +68,9 @@ export function serverSettings(o: ServerConfigInput): Setting[] {
     ['archive_timeout', o.archiveTimeoutSeconds ?? 60],
     ['archive_command', confString(archiveCommand)],
     ['max_wal_size', confString('512MB')],
+    // The WAL receiver's slot may hold back at most this much WAL; past it PostgreSQL invalidates the slot
+    // (the control plane then drops it with an event) instead of filling the disk.
+    ['max_slot_wal_keep_size', confString(`${o.maxSlotWalKeepMB ?? 1024}MB`)],
     ['fsync', o.fsync === false ? 'off' : 'on'],
     ['logging_collector', 'off'],
     ['log_line_prefix', confString('%m [%p] %q%u@%d ')],
@@ -87,7 +92,9 @@ export function renderHba(): string {
   return (
     '# Managed by MSP: TCP from this machine with SCRAM passwords only; the socket only for the OS user.\n' +
     `local all ${CLUSTER_ROLES.admin} peer map=msp\n` +
-    'host all all 127.0.0.1/32 scram-sha-256\n'
+    'host all all 127.0.0.1/32 scram-sha-256\n' +
+    // The control plane's WAL receiver streams WAL as the admin role (RPO under a second).
+    `host replication ${CLUSTER_ROLES.admin} 127.0.0.1/32 scram-sha-256\n`
   );
 }
 

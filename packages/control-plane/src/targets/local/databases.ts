@@ -1,4 +1,5 @@
 /**
+ * (Over 400 lines: the one databases capability, whose restore steps share their helpers.)
  * The local runtime's databases capability: each deployment's PostgreSQL cluster, its base backups in the
  * deployment's directory repository, its WAL archive, restores (files, then recovery) and the restore drill
  * in a scratch cluster. Every step a restore runs is idempotent: a resumed one finds its work done.
@@ -19,6 +20,7 @@ import {
   findFreePort,
   listArchivedWal,
   postgresOsUser,
+  readManifest,
   removeWalSpool,
   restoreBaseBackup,
   takeBaseBackup,
@@ -27,9 +29,11 @@ import {
   verifyBaseBackup,
   waitForRecovery,
   writeRecoveryConfig,
+  type DeltaSummary,
   type BackupRepository,
   type PostgresCluster,
 } from '@msp/runtime-local';
+import { stopWalStream } from './wal-streams.js';
 import { slugOf, type DataDir } from '../../data-dir.js';
 import type { Databases } from '../../runtime-port.js';
 import {
@@ -69,6 +73,7 @@ async function restoreFiles(
   cluster: PostgresCluster,
   backupId: string,
   keepOld: boolean,
+  delta = false,
 ): Promise<string> {
   const dir = cluster.options.dir;
   const data = join(dir, 'data');
@@ -80,8 +85,21 @@ async function restoreFiles(
     );
   }
   await mkdir(dir, { recursive: true, mode: 0o711 });
-  if (keepOld && existsSync(data) && !existsSync(aside)) await rename(data, aside);
   const o = await owner();
+  if (delta && keepOld && existsSync(data) && !existsSync(aside)) {
+    // Delta in place: only what differs is rewritten; nothing is set aside (the safety backup holds it).
+    let d: DeltaSummary | undefined;
+    await restoreBaseBackup({
+      repository,
+      id: backupId,
+      targetDir: data,
+      delta: true,
+      onDelta: (summary) => (d = summary),
+      ...(o ? { owner: o } : {}),
+    });
+    return `delta restore of ${backupId}: ${d?.filesRewritten ?? 0} of ${d?.filesChecked ?? 0} files rewritten (${Math.round((d?.bytesRewritten ?? 0) / 1048576)} MiB), ${d?.removed ?? 0} removed; all verified`;
+  }
+  if (keepOld && existsSync(data) && !existsSync(aside)) await rename(data, aside);
   const manifest = await restoreBaseBackup({
     repository,
     id: backupId,
@@ -130,7 +148,13 @@ async function recoverCluster(
   await cluster.configure();
   if (!(await cluster.isRunning())) {
     const o = await owner();
-    await writeRecoveryConfig({ dataDir: data, archiveDir, target, ...(o ? { owner: o } : {}) });
+    await writeRecoveryConfig({
+      dataDir: data,
+      archiveDir,
+      target,
+      ...(o ? { owner: o } : {}),
+      ...(fromWal ? { fromWal } : {}),
+    });
     await log(`starting PostgreSQL in recovery ${describe(target)}`);
     await cluster.start();
   }
@@ -253,6 +277,7 @@ export function createDatabases(c: LocalContext): Databases {
     },
     async stop(key, mode = 'fast') {
       c.supervisedDatabases.delete(key);
+      await stopWalStream(c, key);
       const cluster = await clusterOf(c, key);
       if (cluster && (await cluster.isRunning())) await cluster.stop(mode);
     },
@@ -267,12 +292,16 @@ export function createDatabases(c: LocalContext): Databases {
       // Its WAL is in this incarnation's archive: a restore after the deployment was re-created finds it.
       await noteBackupIncarnation(c, key, repository, request.id);
       // runtime-local's base backup always asks PostgreSQL for an immediate checkpoint (fast => true).
+      const parent = request.incrementalOf
+        ? await readManifest(repository, request.incrementalOf).catch(() => undefined)
+        : undefined;
       const manifest = await takeBaseBackup({
         repository,
         id: request.id,
         label: request.label,
         connection: cluster.connectionConfig('admin', 'postgres'),
         dataDir: join(cluster.options.dir, 'data'),
+        ...(parent ? { incrementalOf: parent } : {}),
       });
       const check = await verifyBaseBackup(repository, request.id);
       const wal = await verifyArchivedWal(
@@ -291,6 +320,7 @@ export function createDatabases(c: LocalContext): Databases {
         files: manifest.files.length,
         manifest,
         problems: [...check.problems, ...wal],
+        ...(manifest.incremental ? { references: manifest.incremental.references } : {}),
       };
     },
     async verifyBaseBackup(key, id, wal) {
@@ -327,7 +357,13 @@ export function createDatabases(c: LocalContext): Databases {
     async restoreBaseBackup(key, request) {
       const cluster = await required(key);
       if (await cluster.isRunning()) await cluster.stop('fast');
-      return restoreFiles(repositoryOf(c.dataDir, request.from), cluster, request.backupId, request.inPlace);
+      return restoreFiles(
+        repositoryOf(c.dataDir, request.from),
+        cluster,
+        request.backupId,
+        request.inPlace,
+        request.delta === true,
+      );
     },
     async recover(key, request, log) {
       const cluster = await required(key);

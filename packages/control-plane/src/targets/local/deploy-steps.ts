@@ -23,6 +23,7 @@ import {
 import { currentOf, previousOf } from './generations.js';
 import { ensureVolumeDirs } from './volumes.js';
 import { ensureInstances, soak } from './workload.js';
+import { stopWalStream } from './wal-streams.js';
 
 export const localSteps: TargetSteps = {
   deploy: ['secrets', 'database', 'volumes', 'instances', 'route', 'record'],
@@ -144,6 +145,7 @@ function removalSteps(c: LocalContext, kind: 'stop' | 'delete'): Record<string, 
     },
     async database(row, spec) {
       c.supervisedDatabases.delete(row.key);
+      await stopWalStream(c, row.key);
       const known = c.clusters.get(row.key);
       // A resumed stop in a new control plane: the cluster may still run from before.
       const cluster = known ?? (await clusterFor(c, row, spec));

@@ -29,6 +29,7 @@ import {
   type LocalPaths,
 } from './context.js';
 import { startCredentialRevoker } from './credentials.js';
+import { startWalStreams } from './wal-streams.js';
 import { startDatabaseWatchdog } from './database-watchdog.js';
 import { createDatabases } from './databases.js';
 import { createStepRunner, localSteps } from './deploy-steps.js';
@@ -143,6 +144,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
 
   const stopRevoker = startCredentialRevoker({ clusters: () => c.clusters.entries(), store, log });
   const watchdog = startDatabaseWatchdog(c);
+  const walStreams = startWalStreams(c);
 
   return {
     name: 'local',
@@ -158,6 +160,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     cluster: (key) => clusterOf(c, key),
     async stop() {
       watchdog.stop();
+      await walStreams.stop();
       stopRevoker();
       for (const s of c.supervisor.status()) c.stopping.add(s.id);
       await c.supervisor.stopAll({ drainMs: 5000 });

@@ -1,0 +1,115 @@
+/**
+ * Streaming WAL for the local target: every watched database (the database watchdog's set: deployed, its
+ * workload running, no operation in progress) gets a WAL receiver (runtime-local's `startWalReceiver`)
+ * streaming into its archive from a physical slot, started again when it ends, so the data a crash can
+ * lose is what was written in the last few milliseconds instead of up to `archive_timeout`;
+ * `archive_command` stays the fallback. PostgreSQL invalidates the slot when the receiver falls further
+ * behind than `max_slot_wal_keep_size` (the disk is never filled): the receiver then drops it with a
+ * loud event and starts over from a new one (archive_command still archived everything meanwhile).
+ * `MSP_WAL_STREAMING=off` turns it off.
+ */
+import { startWalReceiver, type WalReceiver } from '@msp/runtime-local';
+import type { LocalContext } from './context.js';
+
+export const WAL_RECEIVER_SLOT = 'msp_wal_receiver';
+
+const streamsOf = new WeakMap<LocalContext, (key: string) => Promise<void>>();
+
+/** Stops `key`'s receiver now (its database is being stopped on purpose); the next pass may start it again. */
+export async function stopWalStream(c: LocalContext, key: string): Promise<void> {
+  await streamsOf.get(c)?.(key);
+}
+
+export function startWalStreams(c: LocalContext, intervalMs = 2000): { stop(): Promise<void> } {
+  const receivers = new Map<string, WalReceiver>();
+  const starting = new Set<string>();
+  let stopped = false;
+  let running = false;
+
+  const start = async (key: string) => {
+    const cluster = c.clusters.get(key);
+    if (!cluster) return;
+    starting.add(key);
+    try {
+      const receiver = await startWalReceiver({
+        connection: cluster.connectionConfig('admin', 'postgres'),
+        archiveDir: cluster.options.archiveDir,
+        slot: WAL_RECEIVER_SLOT,
+        // Asynchronous here: batching fdatasync over 20 ms keeps it off the event loop's back.
+        flushEveryMs: 20,
+        log: (m) => c.log(`local runtime: WAL stream of ${key}: ${m}`),
+      });
+      if (stopped) {
+        await receiver.stop();
+        return;
+      }
+      receivers.set(key, receiver);
+      receiver.ended
+        .catch(async (error: Error) => {
+          c.log(`local runtime: WAL stream of ${key} ended: ${error.message}`);
+          if (/can no longer get changes|invalidated|has been lost/i.test(error.message)) {
+            await cluster
+              .query(`SELECT pg_drop_replication_slot($1)`, [WAL_RECEIVER_SLOT])
+              .catch(() => undefined);
+            await c.store.addEvent({
+              deploymentKey: key,
+              kind: 'wal-slot-dropped',
+              message:
+                'The WAL receiver fell further behind than max_slot_wal_keep_size: PostgreSQL invalidated its ' +
+                'replication slot, which was dropped and created again. WAL between was archived by ' +
+                'archive_command only (RPO up to archive_timeout meanwhile).',
+            });
+          }
+        })
+        .finally(() => {
+          if (receivers.get(key) === receiver) receivers.delete(key);
+        });
+    } catch (error) {
+      c.log(`local runtime: WAL stream of ${key} not started: ${(error as Error).message}`);
+    } finally {
+      starting.delete(key);
+    }
+  };
+
+  const pass = async () => {
+    if (running || stopped) return;
+    running = true;
+    try {
+      const busy = new Set(
+        (await c.store.listOperations({ unfinished: true, limit: 1000 })).map((o) => o.deploymentKey),
+      );
+      const want = new Set<string>();
+      for (const [key, cluster] of c.clusters) {
+        if (c.supervisedDatabases.has(key) && !busy.has(key) && (await cluster.isRunning())) want.add(key);
+      }
+      for (const [key, receiver] of receivers) {
+        if (!want.has(key)) {
+          receivers.delete(key);
+          await receiver.stop();
+        }
+      }
+      for (const key of want) if (!receivers.has(key) && !starting.has(key)) void start(key);
+    } catch (error) {
+      c.log(`local runtime: WAL streams: ${(error as Error).message}`);
+    } finally {
+      running = false;
+    }
+  };
+
+  streamsOf.set(c, async (key) => {
+    const receiver = receivers.get(key);
+    receivers.delete(key);
+    await receiver?.stop();
+  });
+  const enabled = (process.env.MSP_WAL_STREAMING ?? 'on') !== 'off';
+  const timer = enabled ? setInterval(() => void pass(), intervalMs) : undefined;
+  timer?.unref();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await Promise.all([...receivers.values()].map((r) => r.stop().catch(() => undefined)));
+      receivers.clear();
+    },
+  };
+}
