@@ -149,9 +149,8 @@ async function setUp() {
   log(`pgbench writes for ${WRITE_SECONDS} s before the incremental backups`);
   asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 4 -j 2 -T ${WRITE_SECONDS} postgres >/dev/null 2>&1`);
   sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-  let incr;
   const tMspIncr = await time(async () => {
-    incr = await takeBaseBackup({
+    await takeBaseBackup({
       repository: mspRepo,
       id: 'bench-incr',
       connection: conn,

@@ -280,6 +280,10 @@ describe('people, grants and the audit trail', () => {
     const viewer = await msp(tokens.vic!, ['access', 'approve', id]);
     assert.equal(viewer.code, 2);
     assert.match(viewer.stderr, /needs the role admin/);
+    // Denying is deciding too: a viewer cannot turn someone's request down, and it stays pending.
+    const viewerDeny = await msp(tokens.vic!, ['access', 'deny', id]);
+    assert.equal(viewerDeny.code, 2);
+    assert.match(viewerDeny.stderr, /denying access to prod needs the role admin/);
     assert.equal((await api(tokens.alice!, prodPath, { body: {} })).status, 403, 'nothing granted yet');
     await approve(id);
     const allowed = await api(tokens.alice!, prodPath, { body: { reason: 'the fix' } });

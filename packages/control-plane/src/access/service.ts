@@ -192,13 +192,7 @@ export function createAccessService(deps: AccessServiceDeps) {
       if (row.requester === who.name) {
         throw new NotAllowedError(`${who.name} cannot approve their own request ${id}: another person must.`);
       }
-      const deployments = await deploymentsFor(row.target, row.environment).catch(() => []);
-      const approvers = deployments[0] ? policyOf(deployments[0]).approverRoles : (['admin'] as Role[]);
-      if (!approvers.some((r) => hasRole(who.role, r))) {
-        throw new NotAllowedError(
-          `${who.name} is a ${who.role}; approving access to ${row.environment} needs the role ${approvers.join(' or ')} (access.approverRoles in msp.yaml).`,
-        );
-      }
+      await mayDecide(who, row, 'approving');
       const done = await store.decide(id, who.name, true, reason);
       if (done) await audit(who.name, 'access.approve', id, { ...done });
       return done;
@@ -207,7 +201,10 @@ export function createAccessService(deps: AccessServiceDeps) {
     async deny(who: Principal, id: string, reason: string | null) {
       const row = await pending(id);
       if (row.requester === who.name)
-        throw new NotAllowedError(`${who.name} cannot decide their own request ${id}.`);
+        throw new NotAllowedError(
+          `${who.name} cannot decide their own request ${id}; to withdraw it: \`msp access revoke ${id}\`.`,
+        );
+      await mayDecide(who, row, 'denying');
       const done = await store.decide(id, who.name, false, reason);
       if (done) await audit(who.name, 'access.deny', id, { ...done });
       return done;
@@ -264,6 +261,17 @@ export function createAccessService(deps: AccessServiceDeps) {
       throw new PreconditionFailedError(`Request ${id} is ${row.status}, not pending: nothing to decide.`);
     }
     return row;
+  }
+
+  /** Approving or denying takes one of the environment's approver roles (access.approverRoles). */
+  async function mayDecide(who: Principal, row: RequestRow, doing: 'approving' | 'denying'): Promise<void> {
+    const deployments = await deploymentsFor(row.target, row.environment).catch(() => []);
+    const approvers = deployments[0] ? policyOf(deployments[0]).approverRoles : (['admin'] as Role[]);
+    if (!approvers.some((r) => hasRole(who.role, r))) {
+      throw new NotAllowedError(
+        `${who.name} is a ${who.role}; ${doing} access to ${row.environment} needs the role ${approvers.join(' or ')} (access.approverRoles in msp.yaml).`,
+      );
+    }
   }
 
   return service;
