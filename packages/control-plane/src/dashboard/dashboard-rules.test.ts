@@ -18,6 +18,10 @@ function recordingApi(status = 202): { api: UserApi; calls: string[] } {
       calls.push(`${path} ${JSON.stringify(body)}`);
       return Promise.resolve({ status, body: { id: 'op-1' } as T });
     },
+    delete: <T>(path: string) => {
+      calls.push(`DELETE ${path}`);
+      return Promise.resolve({ status: 200, body: { id: 'sil-1' } as T });
+    },
   };
   return { api, calls };
 }
@@ -32,6 +36,18 @@ describe('dashboard rules', () => {
     assert.ok(capabilitiesOf('operator').includes('request-access'));
     assert.ok(!capabilitiesOf('operator').includes('approve'));
     assert.ok(!capabilitiesOf('operator').includes('deny'));
+    // Alerts, instances and fleets: every write is an operator's (access/policy.ts roleNeeded).
+    for (const a of [
+      'ack',
+      'silence',
+      'unsilence',
+      'upgrade',
+      'extend',
+      'fleet-pause',
+      'fleet-resume',
+    ] as const) {
+      assert.ok(capabilitiesOf('operator').includes(a), a);
+    }
   });
 
   test('an action only ever sends the browser back to a page of this site', () => {
@@ -56,6 +72,8 @@ describe('dashboard rules', () => {
       ['restore', { deployment: 'shop/prod', to: '2026-01-01T00:00:00Z' }],
       ['deny', { id: 'r-1', requester: 'alice', target: 'shop/prod', environment: 'prod' }],
       ['revoke', { id: 'r-1', requester: 'alice', target: 'shop/prod', environment: 'prod' }],
+      ['unsilence', { id: 'shop/prod' }],
+      ['upgrade', { env: 'shop', id: 'prod', to: '2.0' }],
     ] as const) {
       const wrong = await runAction(api, action, { ...fields, confirm: 'shop/dev' });
       assert.equal(wrong.ok, false);
