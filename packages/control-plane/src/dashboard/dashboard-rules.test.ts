@@ -8,6 +8,7 @@ import { runAction } from './actions.js';
 import { ACTIONS, capabilitiesOf } from './capabilities.js';
 import type { UserApi } from './client.js';
 import { safeBack } from './index.js';
+import { chartOf } from './pages/signals.js';
 
 function recordingApi(status = 202): { api: UserApi; calls: string[] } {
   const calls: string[] = [];
@@ -101,5 +102,34 @@ describe('dashboard rules', () => {
       message: 'shop/dev is busy',
     });
     assert.equal((await runAction(api, 'frobnicate', {})).message, "There is no action 'frobnicate'.");
+  });
+
+  test('signal points become one chart per kind: counts summed over instances, ratios the busiest', () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+    const p = (sec: number, signal: string, instance: string, value: number) => ({
+      at: at(sec),
+      deploymentKey: 'shop/dev',
+      signal,
+      instance,
+      value,
+    });
+    const points = [
+      p(10, 'responses_2xx', 'a', 3),
+      p(10, 'responses_2xx', 'b', 4),
+      p(20, 'responses_5xx', 'a', 1),
+      p(10, 'container_cpu', 'a', 0.25),
+      p(10, 'container_cpu', 'b', 0.5),
+      p(10, 'uptime', '', 1),
+    ];
+    const t0 = Date.UTC(2026, 0, 1) / 1000;
+    assert.deepEqual(chartOf(points, ['responses_2xx', 'responses_4xx', 'responses_5xx'], 'sum'), {
+      x: [t0 + 10, t0 + 20],
+      series: [
+        { label: 'responses_2xx', values: [7, null] },
+        { label: 'responses_5xx', values: [null, 1] },
+      ],
+    });
+    assert.deepEqual(chartOf(points, ['container_cpu'], 'max', 100)?.series[0]?.values, [50]);
+    assert.equal(chartOf(points, ['db_disk'], 'max'), null);
   });
 });

@@ -125,7 +125,7 @@ function charts() {
     if (!node) continue;
     const d = JSON.parse(node.textContent);
     if (d.x.length === 0) continue;
-    const colors = ['#0b5cad', '#1a7f37', '#9a6700', '#cf222e'];
+    const colors = ['#0b5cad', '#1a7f37', '#9a6700', '#cf222e', '#8250df', '#57606a'];
     new uPlot(
       {
         width: holder.clientWidth - 10,
