@@ -9,6 +9,9 @@ import { ACTIONS, capabilitiesOf } from './capabilities.js';
 import type { UserApi } from './client.js';
 import { safeBack } from './index.js';
 import { chartOf } from './pages/signals.js';
+import { instanceSection } from './pages/instance.js';
+import { fleetPage } from './pages/fleets.js';
+import type { Session } from './capabilities.js';
 
 function recordingApi(status = 202): { api: UserApi; calls: string[] } {
   const calls: string[] = [];
@@ -131,5 +134,79 @@ describe('dashboard rules', () => {
     });
     assert.deepEqual(chartOf(points, ['container_cpu'], 'max', 100)?.series[0]?.values, [50]);
     assert.equal(chartOf(points, ['db_disk'], 'max'), null);
+  });
+
+  test('instance panel and fleet page: actions with the names they confirm for an operator, none for a viewer', async () => {
+    const bodies: Record<string, unknown> = {
+      '/instances/dev/acme': {
+        instance: {
+          env: 'dev',
+          id: 'acme',
+          version: '1.2.0',
+          release: '1.2.0',
+          type: 'trial',
+          channel: 'stable',
+          paused: false,
+          customer: 'acme',
+          ttl: '7d',
+          expiresAt: '2026-12-09T00:00:00.000Z',
+          runningOperation: null,
+        },
+      },
+      '/fleets/fl-1': {
+        id: 'fl-1',
+        status: 'running',
+        toVersion: '1.3.0',
+        request: { to: '1.3.0', concurrency: 2, soakMs: 60_000 },
+        members: [
+          {
+            key: 'dev/acme',
+            customer: 'acme',
+            type: 'trial',
+            ring: 1,
+            ringName: 'trials',
+            from: '1.2.0',
+            to: '1.3.0',
+            state: 'running',
+            reason: null,
+            operationId: 'op-9',
+          },
+          {
+            key: 'dev/int',
+            customer: 'us',
+            type: 'internal',
+            ring: 0,
+            ringName: 'internal',
+            from: '1.2.0',
+            to: '1.3.0',
+            state: 'succeeded',
+            reason: null,
+            operationId: null,
+          },
+        ],
+        stopReason: null,
+      },
+    };
+    const reader: UserApi = {
+      ...recordingApi().api,
+      get: <T>(path: string) => Promise.resolve({ status: 200, body: bodies[path] as T }),
+      read: <T>(path: string) => Promise.resolve(bodies[path] as T),
+    };
+    const as = (role: string): Session => ({ name: 'x', role, can: new Set(capabilitiesOf(role)) });
+    const text = async (h: unknown) => String(await h);
+    const op = await text(await instanceSection(reader, as('operator'), 'dev', 'acme', '/back'));
+    assert.match(op, /data-confirm="Upgrade instance dev\/acme from 1.2.0 to version \{to\}\?"/);
+    assert.match(op, /data-target="dev\/acme@\{to\}"/);
+    assert.match(op, /action="\/ui\/act\/extend"/);
+    assert.match(op, />acme</);
+    assert.doesNotMatch(
+      await text(await instanceSection(reader, as('viewer'), 'dev', 'acme', '/b')),
+      /<form/,
+    );
+    const fleet = await text((await fleetPage(reader, as('operator'), 'fl-1')).body);
+    assert.ok(fleet.indexOf('Ring 1: internal') < fleet.indexOf('Ring 2: trials'), 'rings in order');
+    assert.match(fleet, /action="\/ui\/act\/fleet-pause"/);
+    assert.match(fleet, /href="\/ui\/fleets\/fl-1\/report"/);
+    assert.doesNotMatch(await text((await fleetPage(reader, as('viewer'), 'fl-1')).body), /<form/);
   });
 });
