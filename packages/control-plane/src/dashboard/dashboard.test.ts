@@ -1,3 +1,4 @@
+// Over 400 lines: one control plane and one browser shared by every page's test, to keep the suite fast.
 /**
  * The dashboard in a real browser (playwright-core driving Debian's chromium) against a real control
  * plane with the local runtime: sign in, promote a release and watch the stage change without reloading,
