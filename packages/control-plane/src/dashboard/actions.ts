@@ -12,6 +12,8 @@ export interface Outcome {
 
 interface Plan {
   path: string;
+  /** DELETE instead of POST (ending a silence). */
+  method?: 'delete';
   body: Record<string, unknown>;
   /** What the confirmation must name, for a destructive action. */
   target?: string;
@@ -129,6 +131,77 @@ function plan(action: string, f: Record<string, string>): Plan | string {
     }
     case 'reconcile':
       return { path: '/reconcile', body: {}, done: () => 'Reconciled with the platform repo.' };
+    case 'ack': {
+      const id = need('id');
+      if (!id) return 'Acknowledging needs an incident.';
+      return {
+        path: `/alerts/incidents/${q(id)}/ack`,
+        body: {},
+        done: () => `Acknowledged incident ${id}.`,
+      };
+    }
+    case 'silence': {
+      const [policy, svc, environment, reason, duration] = [
+        need('policy') ?? '*',
+        need('service') ?? '*',
+        need('environment') ?? '*',
+        need('reason'),
+        need('duration'),
+      ];
+      if (!reason || !duration) return 'A silence needs a reason and how long it lasts (such as 2h).';
+      return {
+        path: '/alerts/silences',
+        body: { policy, service: svc, environment, reason, duration },
+        done: (b) =>
+          `Silenced ${policy} for ${svc}/${environment} until ${String(b.endsAt)} (${String(b.id)}).`,
+      };
+    }
+    case 'unsilence': {
+      const id = need('id');
+      if (!id) return 'Ending a silence needs its id.';
+      return {
+        path: `/alerts/silences/${q(id)}`,
+        method: 'delete',
+        body: {},
+        target: id,
+        done: () => `Silence ${id} ended.`,
+      };
+    }
+    case 'upgrade':
+    case 'extend': {
+      const [env, id] = [need('env'), need('id')];
+      if (!env || !id) return `${action} needs an instance (env and id).`;
+      const base = `/instances/${q(env)}/${q(id)}`;
+      if (action === 'extend') {
+        const ttl = need('ttl');
+        if (!ttl) return 'Extending needs a TTL such as 7d.';
+        return {
+          path: `${base}/extend`,
+          body: { ttl },
+          done: (b) => `${env}/${id} now expires ${typeof b.expiresAt === 'string' ? b.expiresAt : 'never'}.`,
+        };
+      }
+      const to = need('to');
+      if (!to) return 'An upgrade needs the version to upgrade to.';
+      return {
+        path: `${base}/upgrade`,
+        body: { to },
+        // The confirmation names the instance and the version.
+        target: `${env}/${id}@${to}`,
+        done: queued(`Upgrading ${env}/${id} to ${to}`),
+      };
+    }
+    case 'fleet-pause':
+    case 'fleet-resume': {
+      const id = need('id');
+      if (!id) return 'This needs a fleet.';
+      const verb = action === 'fleet-pause' ? 'pause' : 'resume';
+      return {
+        path: `/fleets/${q(id)}/${verb}`,
+        body: {},
+        done: () => `Fleet ${id} ${verb === 'pause' ? 'paused' : 'resumed'}.`,
+      };
+    }
     default:
       return `There is no action '${action}'.`;
   }
@@ -147,7 +220,8 @@ export async function runAction(
       message: `Not done: confirm that you mean ${p.target} (the dashboard asks before ${action}).`,
     };
   }
-  const r: ApiResult<Record<string, unknown>> = await api.post(p.path, p.body);
+  const r: ApiResult<Record<string, unknown>> =
+    p.method === 'delete' ? await api.delete(p.path) : await api.post(p.path, p.body);
   if (r.status >= 300) return { ok: false, message: messageOf(r) };
   return { ok: true, message: p.done(r.body) };
 }

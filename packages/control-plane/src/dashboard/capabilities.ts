@@ -18,6 +18,14 @@ const OPERATIONS = [
   'backup',
   'restore',
   'reconcile',
+  // Alerts (issue 11) and instances and fleets (issue 10): every write there is an operator's (access/policy.ts).
+  'ack',
+  'silence',
+  'unsilence',
+  'upgrade',
+  'extend',
+  'fleet-pause',
+  'fleet-resume',
 ] as const;
 export const ACTIONS = [...OPERATIONS, ...ACCESS_ACTIONS] as const;
 export type Action = (typeof ACTIONS)[number];

@@ -11,6 +11,7 @@ export interface ApiResult<T> {
 export interface UserApi {
   get<T>(path: string): Promise<ApiResult<T>>;
   post<T>(path: string, body?: unknown): Promise<ApiResult<T>>;
+  delete<T>(path: string): Promise<ApiResult<T>>;
   /** Like get, but a non-2xx answer throws ApiFailure with the API's own message. */
   read<T>(path: string): Promise<T>;
 }
@@ -48,6 +49,7 @@ export function userApi(api: (request: Request) => Promise<Response>, token: str
   return {
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body ?? {}),
+    delete: (path) => call('DELETE', path),
     async read<T>(path: string) {
       const r = await call<T>('GET', path);
       if (r.status >= 300) throw new ApiFailure(r.status, messageOf(r));

@@ -8,6 +8,10 @@ import { runAction } from './actions.js';
 import { ACTIONS, capabilitiesOf } from './capabilities.js';
 import type { UserApi } from './client.js';
 import { safeBack } from './index.js';
+import { chartOf } from './pages/signals.js';
+import { instanceSection } from './pages/instance.js';
+import { fleetPage } from './pages/fleets.js';
+import type { Session } from './capabilities.js';
 
 function recordingApi(status = 202): { api: UserApi; calls: string[] } {
   const calls: string[] = [];
@@ -17,6 +21,10 @@ function recordingApi(status = 202): { api: UserApi; calls: string[] } {
     post: <T>(path: string, body?: unknown) => {
       calls.push(`${path} ${JSON.stringify(body)}`);
       return Promise.resolve({ status, body: { id: 'op-1' } as T });
+    },
+    delete: <T>(path: string) => {
+      calls.push(`DELETE ${path}`);
+      return Promise.resolve({ status: 200, body: { id: 'sil-1' } as T });
     },
   };
   return { api, calls };
@@ -32,6 +40,18 @@ describe('dashboard rules', () => {
     assert.ok(capabilitiesOf('operator').includes('request-access'));
     assert.ok(!capabilitiesOf('operator').includes('approve'));
     assert.ok(!capabilitiesOf('operator').includes('deny'));
+    // Alerts, instances and fleets: every write is an operator's (access/policy.ts roleNeeded).
+    for (const a of [
+      'ack',
+      'silence',
+      'unsilence',
+      'upgrade',
+      'extend',
+      'fleet-pause',
+      'fleet-resume',
+    ] as const) {
+      assert.ok(capabilitiesOf('operator').includes(a), a);
+    }
   });
 
   test('an action only ever sends the browser back to a page of this site', () => {
@@ -56,6 +76,8 @@ describe('dashboard rules', () => {
       ['restore', { deployment: 'shop/prod', to: '2026-01-01T00:00:00Z' }],
       ['deny', { id: 'r-1', requester: 'alice', target: 'shop/prod', environment: 'prod' }],
       ['revoke', { id: 'r-1', requester: 'alice', target: 'shop/prod', environment: 'prod' }],
+      ['unsilence', { id: 'shop/prod' }],
+      ['upgrade', { env: 'shop', id: 'prod', to: '2.0' }],
     ] as const) {
       const wrong = await runAction(api, action, { ...fields, confirm: 'shop/dev' });
       assert.equal(wrong.ok, false);
@@ -83,5 +105,108 @@ describe('dashboard rules', () => {
       message: 'shop/dev is busy',
     });
     assert.equal((await runAction(api, 'frobnicate', {})).message, "There is no action 'frobnicate'.");
+  });
+
+  test('signal points become one chart per kind: counts summed over instances, ratios the busiest', () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+    const p = (sec: number, signal: string, instance: string, value: number) => ({
+      at: at(sec),
+      deploymentKey: 'shop/dev',
+      signal,
+      instance,
+      value,
+    });
+    const points = [
+      p(10, 'responses_2xx', 'a', 3),
+      p(10, 'responses_2xx', 'b', 4),
+      p(20, 'responses_5xx', 'a', 1),
+      p(10, 'container_cpu', 'a', 0.25),
+      p(10, 'container_cpu', 'b', 0.5),
+      p(10, 'uptime', '', 1),
+    ];
+    const t0 = Date.UTC(2026, 0, 1) / 1000;
+    assert.deepEqual(chartOf(points, ['responses_2xx', 'responses_4xx', 'responses_5xx'], 'sum'), {
+      x: [t0 + 10, t0 + 20],
+      series: [
+        { label: 'responses_2xx', values: [7, null] },
+        { label: 'responses_5xx', values: [null, 1] },
+      ],
+    });
+    assert.deepEqual(chartOf(points, ['container_cpu'], 'max', 100)?.series[0]?.values, [50]);
+    assert.equal(chartOf(points, ['db_disk'], 'max'), null);
+  });
+
+  test('instance panel and fleet page: actions with the names they confirm for an operator, none for a viewer', async () => {
+    const bodies: Record<string, unknown> = {
+      '/instances/dev/acme': {
+        instance: {
+          env: 'dev',
+          id: 'acme',
+          version: '1.2.0',
+          release: '1.2.0',
+          type: 'trial',
+          channel: 'stable',
+          paused: false,
+          customer: 'acme',
+          ttl: '7d',
+          expiresAt: '2026-12-09T00:00:00.000Z',
+          runningOperation: null,
+        },
+      },
+      '/fleets/fl-1': {
+        id: 'fl-1',
+        status: 'running',
+        toVersion: '1.3.0',
+        request: { to: '1.3.0', concurrency: 2, soakMs: 60_000 },
+        members: [
+          {
+            key: 'dev/acme',
+            customer: 'acme',
+            type: 'trial',
+            ring: 1,
+            ringName: 'trials',
+            from: '1.2.0',
+            to: '1.3.0',
+            state: 'running',
+            reason: null,
+            operationId: 'op-9',
+          },
+          {
+            key: 'dev/int',
+            customer: 'us',
+            type: 'internal',
+            ring: 0,
+            ringName: 'internal',
+            from: '1.2.0',
+            to: '1.3.0',
+            state: 'succeeded',
+            reason: null,
+            operationId: null,
+          },
+        ],
+        stopReason: null,
+      },
+    };
+    const reader: UserApi = {
+      ...recordingApi().api,
+      get: <T>(path: string) => Promise.resolve({ status: 200, body: bodies[path] as T }),
+      read: <T>(path: string) => Promise.resolve(bodies[path] as T),
+    };
+    const as = (role: string): Session => ({ name: 'x', role, can: new Set(capabilitiesOf(role)) });
+    const text = async (h: unknown) => String(await h);
+    const op = await text(await instanceSection(reader, as('operator'), 'dev', 'acme', '/back'));
+    assert.match(op, /data-confirm="Upgrade instance dev\/acme from 1.2.0 to version \{to\}\?"/);
+    assert.match(op, /data-target="dev\/acme@\{to\}"/);
+    assert.match(op, /action="\/ui\/act\/extend"/);
+    assert.match(op, />acme</);
+    assert.doesNotMatch(
+      await text(await instanceSection(reader, as('viewer'), 'dev', 'acme', '/b')),
+      /<form/,
+    );
+    const fleet = await text((await fleetPage(reader, as('operator'), 'fl-1')).body);
+    assert.ok(fleet.indexOf('Ring 1: internal') < fleet.indexOf('Ring 2: trials'), 'rings in order');
+    assert.match(fleet, /action="\/ui\/act\/fleet-pause"/);
+    assert.match(fleet, /href="\/ui\/fleets\/fl-1\/report"/);
+    assert.doesNotMatch(await text((await fleetPage(reader, as('viewer'), 'fl-1')).body), /<form/);
   });
 });

@@ -1,14 +1,16 @@
+// Over 400 lines: one control plane and one browser shared by every page's test, to keep the suite fast.
 /**
  * The dashboard in a real browser (playwright-core driving Debian's chromium) against a real control
  * plane with the local runtime: sign in, promote a release and watch the stage change without reloading,
  * restore a deployment to a time picked on the backups timeline, ask for access to prod as one person and
- * approve it as another on the Access page (and find the approval on the Audit page), and a viewer who
- * sees no action. One
+ * approve it as another on the Access page (and find the approval on the Audit page), an incident on the
+ * Alerts page when a service is killed for good (acknowledged, silenced) that clears when it returns, and a
+ * viewer who sees no action. One
  * control plane and one browser for the file. MSP_DASHBOARD_SCREENSHOTS=<dir> also saves every page at
  * 1280 px and at phone width (docs/dashboard/).
  */
 import assert from 'node:assert/strict';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -20,6 +22,9 @@ import { createBackupsModule } from '../backups/module.js';
 import { createRolloutsModule } from '../rollouts/module.js';
 import { createAuditModule } from '../audit/index.js';
 import { createAccessModule } from '../access/index.js';
+import { createAlertsModule } from '../alerts/module.js';
+import type { IncidentRow } from '../alerts/store.js';
+import { createInstancesModule } from '../instances/module.js';
 import {
   createFixtureRepo,
   eventually,
@@ -78,6 +83,12 @@ describe('dashboard in a browser', { skip }, () => {
 
   before(async () => {
     repo = await createFixtureRepo({ name: 'dashboard', envs: ['dev', 'prod'], rollout: true });
+    // Alerting at a fiftieth of the time (a 180 s window is 3.6 s), as alerts/alerts.test.ts does.
+    const mspYaml = join(repo.dir, 'msp.yaml');
+    await writeFile(
+      mspYaml,
+      `${await readFile(mspYaml, 'utf8')}alerting:\n  timeScale: 0.02\n  sampleIntervalSeconds: 0.5\n`,
+    );
     const proxyPort = await findFreePort();
     cp = await startControlPlane({
       repoDir: repo.dir,
@@ -88,6 +99,8 @@ describe('dashboard in a browser', { skip }, () => {
         createAccessModule(),
         createRolloutsModule(),
         createBackupsModule({ schedules: false }),
+        createAlertsModule(),
+        createInstancesModule(),
         createDashboardModule({ streamIntervalMs: 300 }),
       ],
       log: () => undefined,
@@ -427,6 +440,67 @@ describe('dashboard in a browser', { skip }, () => {
     }
   });
 
+  test('a service killed for good: its incident shows live on the Alerts page, is acked and silenced, clears when it returns', async () => {
+    const p = page;
+    const key = 'releaseregistry/prod';
+    const open = async () =>
+      (await api(`/alerts/incidents?deployment=${encodeURIComponent(key)}`)).body.incidents as IncidentRow[];
+    await eventually('no open incident on prod', 90_000, async () =>
+      (await open()).length === 0 ? true : undefined,
+    );
+    await p.goto(`${cp.url}/ui/alerts`);
+    await p.getByRole('status').filter({ hasText: /^live/ }).waitFor();
+    const navigations: string[] = [];
+    const onNav = (f: { url(): string }) => navigations.push(f.url());
+    p.on('framenavigated', onNav);
+    await cp.runtime.workloads.stop(key);
+    const row = p.locator(`tr[data-incident][data-deployment="${key}"]`).first();
+    await row.waitFor({ timeout: 90_000 });
+    await row.getByText('CRITICAL').waitFor();
+    assert.deepEqual(navigations, [], 'the incident arrived without a reload');
+    p.off('framenavigated', onNav);
+    // The overview counts it on the deployment's row.
+    await p.goto(`${cp.url}/`);
+    await p.locator(`tr[data-key="${key}"] [data-incidents]`).waitFor();
+    await p.goto(`${cp.url}/ui/alerts`);
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await p.getByRole('status').filter({ hasText: 'Acknowledged incident' }).waitFor();
+    await row.getByText('admin').waitFor();
+    await p.getByLabel('Service (or *)').fill('releaseregistry');
+    await p.getByLabel('Environment (or *)').fill('prod');
+    await p.getByLabel('Reason').fill('planned maintenance');
+    await p.getByRole('button', { name: 'Silence', exact: true }).click();
+    await p.getByRole('status').filter({ hasText: 'Silenced * for releaseregistry/prod' }).waitFor();
+    const silence = p.locator('tr[data-silence]').filter({ hasText: 'planned maintenance' });
+    await silence.waitFor();
+    if (shots) await shoot(p, 'alerts');
+    const id = await silence.getAttribute('data-silence');
+    const asked: string[] = [];
+    p.once('dialog', (d) => {
+      asked.push(d.message());
+      void d.accept();
+    });
+    await silence.getByRole('button', { name: 'End…' }).click();
+    await p
+      .getByRole('status')
+      .filter({ hasText: `Silence ${id} ended` })
+      .waitFor();
+    assert.match(asked[0] ?? '', new RegExp(`^End silence ${id} \\(\\* for releaseregistry/prod\\)`));
+    // Back: the incident leaves the page by itself.
+    const deploy = await api(`/deployments/${encodeURIComponent(key)}/deploy`, {});
+    assert.equal(deploy.status, 202, JSON.stringify(deploy.body));
+    await p
+      .locator(`tr[data-incident][data-deployment="${key}"]`)
+      .waitFor({ state: 'detached', timeout: 120_000 });
+    // The deployment page charts its stored signals.
+    await p.goto(`${cp.url}/ui/deployment?key=${encodeURIComponent(key)}`);
+    await p.locator('[data-chart="usage-data"] .u-over').waitFor();
+    if (shots) await shoot(p, 'deployment-signals');
+    await p.getByRole('link', { name: 'Fleets' }).click();
+    await p.waitForURL(/\/ui\/fleets$/);
+    if (shots) await shoot(p, 'fleets');
+  });
+
   test('a viewer sees every page and no action button', async () => {
     await cp.store.addToken('viewer-1', 'msp_viewer-token-for-test', 'viewer');
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -440,6 +514,8 @@ describe('dashboard in a browser', { skip }, () => {
         '/ui/operations',
         '/ui/access',
         '/ui/audit',
+        '/ui/alerts',
+        '/ui/fleets',
       ]) {
         await p.goto(`${cp.url}${path}`);
         await p.locator('#live').waitFor();

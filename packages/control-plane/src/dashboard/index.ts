@@ -24,6 +24,8 @@ import { operationPage, operationsPage } from './pages/operations.js';
 import { signInPage } from './pages/sign-in.js';
 import { accessPage } from './pages/access.js';
 import { auditPage } from './pages/audit.js';
+import { alertsPage } from './pages/alerts.js';
+import { fleetPage, fleetReportPage, fleetsPage } from './pages/fleets.js';
 import { sessionRoutes, type SessionView } from './session.js';
 
 export const SESSION_COOKIE = 'msp_session';
@@ -180,6 +182,26 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
     page('access', (_c, user, session) => accessPage(user, session)),
   );
   app.get(
+    '/ui/alerts',
+    gzip,
+    page('alerts', (_c, user, session) => alertsPage(user, session)),
+  );
+  app.get(
+    '/ui/fleets',
+    gzip,
+    page('fleets', (_c, user) => fleetsPage(user)),
+  );
+  app.get(
+    '/ui/fleets/:id',
+    gzip,
+    page('fleets', (c, user, session) => fleetPage(user, session, c.req.param('id') ?? '')),
+  );
+  app.get(
+    '/ui/fleets/:id/report',
+    gzip,
+    page('fleets', (c, user) => fleetReportPage(user, c.req.param('id') ?? '')),
+  );
+  app.get(
     '/ui/audit',
     gzip,
     page('audit', (c, user) => auditPage(user, c.req.query('actor') ?? '')),
@@ -211,7 +233,13 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
   app.get('/ui/stream', async (c) => {
     const who = await sessionOf(c, api);
     if (!who) return c.text('sign in first', 401);
-    return liveStream(c, who.user, options.streamIntervalMs ?? 1000, c.req.query('access') === '1');
+    return liveStream(
+      c,
+      who.user,
+      options.streamIntervalMs ?? 1000,
+      c.req.query('access') === '1',
+      c.req.query('fleets') === '1',
+    );
   });
   return app;
 }

@@ -9,15 +9,14 @@ import type { Action, Session } from './capabilities.js';
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /**
- * The navigation, in order. `ready: false` is a slot for a page whose API is still to come (alerts and
- * incidents: issue 11, fleets: issue 10): it is shown, disabled, so
- * the layout does not move when the page lands.
+ * The navigation, in order. `ready: false` is a slot for a page whose API is still to come: it is shown,
+ * disabled, so the layout does not move when the page lands.
  */
 export const NAV: ReadonlyArray<{ id: string; label: string; href: string; ready: boolean }> = [
   { id: 'overview', label: 'Overview', href: '/', ready: true },
   { id: 'operations', label: 'Operations', href: '/ui/operations', ready: true },
-  { id: 'alerts', label: 'Alerts', href: '/ui/alerts', ready: false },
-  { id: 'fleets', label: 'Fleets', href: '/ui/fleets', ready: false },
+  { id: 'alerts', label: 'Alerts', href: '/ui/alerts', ready: true },
+  { id: 'fleets', label: 'Fleets', href: '/ui/fleets', ready: true },
   { id: 'access', label: 'Access', href: '/ui/access', ready: true },
   { id: 'audit', label: 'Audit', href: '/ui/audit', ready: true },
 ];

@@ -3,7 +3,9 @@
  * user's token every interval and sends `health` when a deployment's status, release or instances change,
  * `operations` when an operation or one of its steps moves. The page then refreshes just its live parts.
  * With `access` (the Access page asks for it) it also looks at /api/v1/access/requests and sends `access`
- * when a request appears or changes status. When the token stops being accepted, the stream says
+ * when a request appears or changes status. It sends `incidents` when an incident opens, is acknowledged or
+ * resolves (GET /alerts/incidents), and with `fleets` (the Fleets pages) `fleets` when a fleet or one of its
+ * instances changes state. When the token stops being accepted, the stream says
  * `signed-out` and ends.
  */
 import type { Context } from 'hono';
@@ -11,6 +13,8 @@ import { streamSSE } from 'hono/streaming';
 import type { Operation } from '@msp/core';
 import type { StatusView } from '../api/routes.js';
 import type { RequestRow } from '../access/store.js';
+import type { IncidentRow } from '../alerts/store.js';
+import type { Fleet } from '../instances/fleet.js';
 import type { UserApi } from './client.js';
 
 function healthOf(s: StatusView): Map<string, string> {
@@ -38,7 +42,26 @@ function changed(before: Map<string, string> | undefined, now: Map<string, strin
   return [...keys].filter((k) => before.get(k) !== now.get(k));
 }
 
-export function liveStream(c: Context, api: UserApi, intervalMs: number, access = false): Response {
+/** Look at one list and send `event` with the ids whose state changed since the last look. */
+function watcher<T>(event: string, path: string, list: (body: T) => Array<[string, string]>) {
+  let before: Map<string, string> | undefined;
+  return async (api: UserApi, send: (event: string, data: string) => Promise<void>) => {
+    const r = await api.get<T>(path);
+    if (r.status !== 200) return;
+    const now = new Map(list(r.body));
+    const ids = changed(before, now);
+    before = now;
+    if (ids.length > 0) await send(event, JSON.stringify({ ids }));
+  };
+}
+
+export function liveStream(
+  c: Context,
+  api: UserApi,
+  intervalMs: number,
+  access = false,
+  fleets = false,
+): Response {
   return streamSSE(c, async (s) => {
     let open = true;
     s.onAbort(() => {
@@ -47,6 +70,13 @@ export function liveStream(c: Context, api: UserApi, intervalMs: number, access 
     let health: Map<string, string> | undefined;
     let ops: Map<string, string> | undefined;
     let requests: Map<string, string> | undefined;
+    const incidents = watcher<{ incidents: IncidentRow[] }>('incidents', '/alerts/incidents', (b) =>
+      b.incidents.map((i) => [i.id, `${i.status}|${i.ackedAt ?? ''}|${i.value ?? ''}`]),
+    );
+    const fleetList = watcher<{ fleets: Fleet[] }>('fleets', '/fleets', (b) =>
+      b.fleets.map((f) => [f.id, [f.status, ...f.members.map((m) => `${m.key}:${m.state}`)].join('|')]),
+    );
+    const send = (event: string, data: string) => s.writeSSE({ event, data });
     await s.writeSSE({ event: 'hello', data: '{}', retry: 3000 });
     while (open) {
       try {
@@ -79,6 +109,8 @@ export function liveStream(c: Context, api: UserApi, intervalMs: number, access 
             if (ids.length > 0) await s.writeSSE({ event: 'access', data: JSON.stringify({ ids }) });
           }
         }
+        await incidents(api, send);
+        if (fleets) await fleetList(api, send);
       } catch {
         // The control plane is stopping or its state database is away: say so, and look again later.
         await s.writeSSE({ event: 'unavailable', data: '{}' }).catch(() => undefined);

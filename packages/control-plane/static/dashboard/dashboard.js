@@ -7,7 +7,9 @@ function liveUpdates() {
   const status = document.getElementById('live-status');
   if (!status || !window.EventSource) return;
   const source = new EventSource(
-    '/ui/stream' + (document.querySelector('[data-stream-access]') ? '?access=1' : ''),
+    '/ui/stream?' +
+      (document.querySelector('[data-stream-access]') ? 'access=1&' : '') +
+      (document.querySelector('[data-stream-fleets]') ? 'fleets=1' : ''),
   );
   const say = (text) => (status.textContent = text);
   source.addEventListener('open', () => say('live'));
@@ -17,7 +19,7 @@ function liveUpdates() {
     source.close();
     window.location.assign('/ui/sign-in');
   });
-  for (const kind of ['health', 'operations', 'access']) {
+  for (const kind of ['health', 'operations', 'access', 'incidents', 'fleets']) {
     source.addEventListener(kind, () => {
       say('live · updated ' + new Date().toLocaleTimeString());
       if (window.htmx) htmx.trigger(document.body, 'msp:' + kind);
@@ -41,7 +43,8 @@ function confirmations() {
       return;
     }
     const field = form.querySelector('input[name="confirm"]');
-    if (field) field.value = form.dataset.target || 'yes';
+    // A target may name the version picked in the form (an upgrade: `env/id@{to}`).
+    if (field) field.value = (form.dataset.target || 'yes').replace('{to}', to ? to.value : '');
   });
 }
 
@@ -122,7 +125,7 @@ function charts() {
     if (!node) continue;
     const d = JSON.parse(node.textContent);
     if (d.x.length === 0) continue;
-    const colors = ['#0b5cad', '#1a7f37', '#9a6700', '#cf222e'];
+    const colors = ['#0b5cad', '#1a7f37', '#9a6700', '#cf222e', '#8250df', '#57606a'];
     new uPlot(
       {
         width: holder.clientWidth - 10,

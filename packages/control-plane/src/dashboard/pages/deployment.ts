@@ -21,6 +21,10 @@ import {
   type Html,
 } from '../layout.js';
 import { operationsTable } from './operations.js';
+import { incidentsTable } from './alerts.js';
+import { instanceSection } from './instance.js';
+import { signalsSection } from './signals.js';
+import type { IncidentRow } from '../../alerts/store.js';
 
 interface BackupsView {
   window: RecoverableWindow | null;
@@ -179,6 +183,14 @@ export async function deploymentPage(
     api.get<{ operations: Operation[] }>(`/operations?deployment=${q(key)}&limit=15`),
   ]);
   const back = deploymentHref(key);
+  const [managed, signals, incidents] = await Promise.all([
+    d.kind === 'instance' && d.instance
+      ? instanceSection(api, session, d.environment, d.instance, back)
+      : Promise.resolve(html``),
+    signalsSection(api, key),
+    api.get<{ incidents: IncidentRow[] }>(`/alerts/incidents?deployment=${q(key)}`),
+  ]);
+  const open = incidents.status === 200 ? incidents.body.incidents : [];
   const instances = d.runtime?.instances ?? [];
   const body = html`<h1>${d.kind === 'instance' ? 'Instance' : 'Deployment'} ${d.key}</h1>
     <section
@@ -187,7 +199,7 @@ export async function deploymentPage(
       hx-select="#live"
       hx-target="this"
       hx-swap="outerHTML"
-      hx-trigger="msp:health from:body, msp:operations from:body"
+      hx-trigger="msp:health from:body, msp:operations from:body, msp:incidents from:body"
     >
       <div class="cards">
         <div class="card">
@@ -222,6 +234,13 @@ export async function deploymentPage(
             : ''
         }
       </p>
+      ${managed}
+      ${
+        open.length > 0
+          ? html`<h2>Open incidents</h2>
+              ${incidentsTable(session, open, back)}`
+          : ''
+      }
       <h2>Instances</h2>
       <div class="table-wrap">
         <table>
@@ -257,6 +276,7 @@ export async function deploymentPage(
       <h2>Operations</h2>
       ${operationsTable(ops.status === 200 ? ops.body.operations : [])}
     </section>
+    ${signals}
     <h2>Backups and restore</h2>
     ${backupsSection(session, key, backups.status === 200 ? backups.body : null, back)}`;
   return { title: key, body, charts: true };

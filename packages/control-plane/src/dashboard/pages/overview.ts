@@ -1,6 +1,7 @@
 /** The overview: every deployment's health, release, instances and last backup, with links. */
 import { html } from 'hono/html';
 import type { StatusView } from '../../api/routes.js';
+import type { IncidentRow } from '../../alerts/store.js';
 import type { UserApi } from '../client.js';
 import type { Session } from '../capabilities.js';
 import { actionForm, ago, badge, deploymentHref, serviceHref, type Html } from '../layout.js';
@@ -17,7 +18,26 @@ function instances(d: Row): Html {
 }
 
 export async function overviewPage(api: UserApi, session: Session): Promise<{ title: string; body: Html }> {
-  const status = await api.read<StatusView>('/status');
+  const [status, open] = await Promise.all([
+    api.read<StatusView>('/status'),
+    api.get<{ incidents: IncidentRow[] }>('/alerts/incidents'),
+  ]);
+  const incidents = new Map<string, IncidentRow[]>();
+  for (const i of open.status === 200 ? open.body.incidents : []) {
+    incidents.set(i.deploymentKey, [...(incidents.get(i.deploymentKey) ?? []), i]);
+  }
+  const alerting = (key: string): Html => {
+    const list = incidents.get(key) ?? [];
+    if (list.length === 0) return html``;
+    const critical = list.some((i) => i.severity === 'CRITICAL');
+    return html`<a
+      href="/ui/alerts"
+      class="badge ${critical ? 'bad' : 'mid'}"
+      data-incidents="${list.length}"
+      title="${list.map((i) => i.title).join(', ')}"
+      >${list.length} incident${list.length > 1 ? 's' : ''}</a
+    >`;
+  };
   const rows = [...status.deployments].sort((a, b) => a.key.localeCompare(b.key));
   const unhealthy = rows.filter((d) => d.desiredState === 'running' && d.status !== 'healthy').length;
   const services = new Set(rows.map((d) => d.service)).size;
@@ -30,7 +50,7 @@ export async function overviewPage(api: UserApi, session: Session): Promise<{ ti
       hx-select="#live"
       hx-target="this"
       hx-swap="outerHTML"
-      hx-trigger="msp:health from:body"
+      hx-trigger="msp:health from:body, msp:incidents from:body"
     >
       <div class="cards">
         <div class="card">
@@ -44,6 +64,12 @@ export async function overviewPage(api: UserApi, session: Session): Promise<{ ti
         <div class="card">
           <div class="v">${unhealthy}</div>
           not healthy
+        </div>
+        <div class="card">
+          <div class="v">
+            <a href="/ui/alerts">${open.status === 200 ? open.body.incidents.length : '—'}</a>
+          </div>
+          open incidents
         </div>
         <div class="card">
           <div class="v">${repo === null ? '—' : repo.ok === false ? 'invalid' : 'valid'}</div>
@@ -80,7 +106,7 @@ export async function overviewPage(api: UserApi, session: Session): Promise<{ ti
                         <td><a href="${serviceHref(d.service)}">${d.service}</a></td>
                         <td>
                           ${badge(d.desiredState === 'running' ? d.status : d.desiredState)}
-                          ${d.statusDetail ? html`<small>${d.statusDetail}</small>` : ''}
+                          ${d.statusDetail ? html`<small>${d.statusDetail}</small>` : ''} ${alerting(d.key)}
                         </td>
                         <td>${d.release ?? html`<span class="muted">working tree</span>`}</td>
                         <td>${instances(d)}</td>
