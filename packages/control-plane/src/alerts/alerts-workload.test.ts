@@ -175,7 +175,10 @@ describe('alerts: a workload burning CPU and answering 5xx', () => {
       return;
     }
     assert.ok((opened.value ?? 0) > 0.9, String(opened.value));
-    assert.ok(received.some((m) => m.text.includes('Container - CPU Utilization on burner/dev')));
+    // The notification is a delivery job of its own: it arrives shortly after the incident opens.
+    await eventually('the CPU notification', 15_000, () =>
+      received.some((m) => m.text.includes('Container - CPU Utilization on burner/dev')) ? true : undefined,
+    );
   });
 
   test('5xx answers fire the response-code ratio; flapping faster than keepFiringFor stays one incident', async () => {
