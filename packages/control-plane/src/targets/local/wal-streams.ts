@@ -26,6 +26,25 @@ export function startWalStreams(c: LocalContext, intervalMs = 2000): { stop(): P
   let stopped = false;
   let running = false;
 
+  // An invalidated slot (found at start, or the stream ended by it) is dropped loudly; the next pass creates it anew.
+  const dropIfLost = async (key: string, error: Error) => {
+    if (!/can no longer get changes|invalidated|has been lost/i.test(error.message)) return;
+    await c.clusters
+      .get(key)
+      ?.query(`SELECT pg_drop_replication_slot($1)`, [WAL_RECEIVER_SLOT])
+      .catch(() => undefined);
+    await c.store
+      .addEvent({
+        deploymentKey: key,
+        kind: 'wal-slot-dropped',
+        message:
+          'The WAL receiver fell further behind than max_slot_wal_keep_size: PostgreSQL invalidated its ' +
+          'replication slot, which was dropped and created again. WAL between was archived by ' +
+          'archive_command only (RPO up to archive_timeout meanwhile).',
+      })
+      .catch((e: Error) => c.log(`local runtime: wal-slot-dropped event not recorded: ${e.message}`));
+  };
+
   const start = async (key: string) => {
     const cluster = c.clusters.get(key);
     if (!cluster) return;
@@ -47,25 +66,14 @@ export function startWalStreams(c: LocalContext, intervalMs = 2000): { stop(): P
       receiver.ended
         .catch(async (error: Error) => {
           c.log(`local runtime: WAL stream of ${key} ended: ${error.message}`);
-          if (/can no longer get changes|invalidated|has been lost/i.test(error.message)) {
-            await cluster
-              .query(`SELECT pg_drop_replication_slot($1)`, [WAL_RECEIVER_SLOT])
-              .catch(() => undefined);
-            await c.store.addEvent({
-              deploymentKey: key,
-              kind: 'wal-slot-dropped',
-              message:
-                'The WAL receiver fell further behind than max_slot_wal_keep_size: PostgreSQL invalidated its ' +
-                'replication slot, which was dropped and created again. WAL between was archived by ' +
-                'archive_command only (RPO up to archive_timeout meanwhile).',
-            });
-          }
+          await dropIfLost(key, error);
         })
         .finally(() => {
           if (receivers.get(key) === receiver) receivers.delete(key);
         });
     } catch (error) {
       c.log(`local runtime: WAL stream of ${key} not started: ${(error as Error).message}`);
+      await dropIfLost(key, error as Error);
     } finally {
       starting.delete(key);
     }
