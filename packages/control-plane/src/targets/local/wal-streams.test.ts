@@ -28,21 +28,29 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
+function contextOf(tc: TestCluster, supervised: Set<string>, synchronousWal: boolean): LocalContext {
+  return {
+    clusters: new Map([[key, tc.cluster]]),
+    supervisedDatabases: supervised,
+    log: () => undefined,
+    store: {
+      listOperations: () => Promise.resolve([]),
+      requireDeployment: () =>
+        Promise.resolve({ spec: { environment: { resources: { postgreSQL: { synchronousWal } } } } }),
+      addEvent: (e: { deploymentKey: string; kind: string; message: string }) => {
+        events.push(e);
+        return Promise.resolve();
+      },
+    },
+  } as unknown as LocalContext;
+}
+const standbyNames = async (tc: TestCluster) =>
+  (await tc.cluster.query<{ s: string }>(`SELECT current_setting('synchronous_standby_names') AS s`))[0]!.s;
+
 void describe('local WAL streams', () => {
   void it('a receiver down past maxSlotWalKeepMB: its slot is dropped with a loud event, writes go on, archive_command archives them, streaming resumes', async () => {
     const supervised = new Set([key]);
-    const c = {
-      clusters: new Map([[key, tc.cluster]]),
-      supervisedDatabases: supervised,
-      log: () => undefined,
-      store: {
-        listOperations: () => Promise.resolve([]),
-        addEvent: (e: { deploymentKey: string; kind: string; message: string }) => {
-          events.push(e);
-          return Promise.resolve();
-        },
-      },
-    } as unknown as LocalContext;
+    const c = contextOf(tc, supervised, false);
     streams = startWalStreams(c, 200);
     const slot = async () =>
       (
@@ -52,6 +60,7 @@ void describe('local WAL streams', () => {
         )
       )[0];
     await until('the receiver to stream', async () => (await slot())?.active === true);
+    assert.equal(await standbyNames(tc), '', 'asynchronous unless the service opts in');
 
     // The receiver is down (its database out of the watched set) while writes go on past 1 MB.
     supervised.delete(key);
@@ -94,5 +103,30 @@ void describe('local WAL streams', () => {
       const names = await readdir(tc.cluster.options.archiveDir);
       return outage.every((f) => names.includes(`${f}.gz`));
     });
+  });
+
+  void it('postgreSQL.synchronousWal: the receiver is named synchronous once it streams, and cleared before a stop on purpose so commits never hang', async () => {
+    const sync = await startTestCluster({ databases: ['app'], name: 'sync' });
+    const local = startWalStreams(contextOf(sync, new Set([key]), true), 200);
+    try {
+      await until('the receiver to be the synchronous standby', async () => {
+        const [row] = await sync.cluster.query<{ s: string }>(
+          `SELECT sync_state AS s FROM pg_stat_replication WHERE application_name = $1`,
+          [WAL_RECEIVER_SLOT],
+        );
+        return row?.s === 'sync';
+      });
+      assert.equal(await standbyNames(sync), `"${WAL_RECEIVER_SLOT}"`);
+      await sync.cluster.query('CREATE TABLE t (id int)', [], 'app');
+      // Stopped on purpose (a deploy or restore stopping the database): the name goes first.
+      await local.stop();
+      assert.equal(await standbyNames(sync), '');
+      const committed = sync.cluster.query('INSERT INTO t VALUES (1)', [], 'app').then(() => true);
+      const hung = sleep(5000).then(() => false);
+      assert.ok(await Promise.race([committed, hung]), 'a commit with the receiver stopped returns');
+    } finally {
+      await local.stop();
+      await sync.cleanup();
+    }
   });
 });
