@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 import type { LocalContext } from './context.js';
+import { createSignals } from './signals.js';
 import { startWalStreams, stopWalStream, WAL_RECEIVER_SLOT } from './wal-streams.js';
 
 // A real cluster and the real WAL streams; the state store is reduced to the two calls the streams make.
@@ -32,8 +33,10 @@ function contextOf(tc: TestCluster, supervised: Set<string>, synchronousWal: boo
   return {
     clusters: new Map([[key, tc.cluster]]),
     supervisedDatabases: supervised,
+    deployments: new Map(),
     log: () => undefined,
     store: {
+      getDeployment: () => Promise.resolve(undefined),
       listOperations: () => Promise.resolve([]),
       requireDeployment: () =>
         Promise.resolve({ spec: { environment: { resources: { postgreSQL: { synchronousWal } } } } }),
@@ -77,6 +80,9 @@ void describe('local WAL streams', () => {
         (await tc.cluster.query<{ f: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS f'))[0]!.f,
       );
     }
+    // Visible before PostgreSQL gives up: the alerts signal wal_slot_lag_bytes grows with the outage.
+    const lag = (await createSignals(c).signals(key))?.database?.walSlotLagBytes;
+    assert.ok(lag !== undefined && lag > 3 * 16 * 2 ** 20, `slot lag ${lag} bytes after 4 segments`);
     await tc.cluster.query('CHECKPOINT');
     assert.equal(
       (await slot())?.wal_status,
