@@ -238,6 +238,8 @@ export interface DatabaseSignals {
   archiveTimeoutSeconds?: number;
   lastArchivedAt?: string | null;
   walPending?: number;
+  /** Bytes of WAL the streaming receiver's replication slot holds back (behind the current position). */
+  walSlotLagBytes?: number;
 }
 
 /** One deployment's signals at one moment (RuntimeTarget.signals). */

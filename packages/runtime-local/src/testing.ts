@@ -25,7 +25,7 @@ export interface TestCluster {
  * passwords, fsync off (throwaway data). Databases default to ["test"]. Always call cleanup().
  */
 export async function startTestCluster(
-  opts: { databases?: string[]; name?: string } = {},
+  opts: { databases?: string[]; name?: string; maxSlotWalKeepMB?: number } = {},
 ): Promise<TestCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'msp-pg-'));
   // mkdtemp makes it 0700; PostgreSQL may run as another user (msp-postgres under root) and must get through.
@@ -46,6 +46,7 @@ export async function startTestCluster(
       maxConnections: 50,
       passwords,
       fsync: false,
+      ...(opts.maxSlotWalKeepMB !== undefined ? { maxSlotWalKeepMB: opts.maxSlotWalKeepMB } : {}),
     });
     try {
       await candidate.ensure();

@@ -80,6 +80,8 @@ export const postgreSQLSchema = z.strictObject({
   memoryGB: z.int().min(1).default(4),
   maxConnections: z.int().min(14).max(262143).default(100),
   highAvailability: z.boolean().default(false),
+  /** Commits wait until the WAL receiver has the commit on disk (RPO 0; each commit pays a round trip). */
+  synchronousWal: z.boolean().optional(),
 });
 
 export const volumeSchema = z.strictObject({

@@ -35,6 +35,7 @@ export const SIGNALS = {
   db_lock_wait_seconds: 'longest current lock wait of a query (seconds)',
   wal_age_seconds:
     'age of the last archived WAL while segments wait for the archiver (seconds; 0 when none waits)',
+  wal_slot_lag_bytes: 'WAL the streaming receiver has not flushed yet, held by its slot (bytes)',
   backup_age_seconds: 'age of the last good base backup (seconds)',
 } as const;
 export type SignalName = keyof typeof SIGNALS;
@@ -127,6 +128,7 @@ export function pointsOf(
         put('wal_age_seconds', 0);
       }
     }
+    put('wal_slot_lag_bytes', db.walSlotLagBytes);
     const since = lastGoodBackupAt ?? row.createdAt;
     put('backup_age_seconds', Math.max(0, (now - Date.parse(since)) / 1000));
   }

@@ -76,8 +76,16 @@ export async function startWalReceiver(options: WalReceiverOptions): Promise<Wal
   const slot = (await client.query(`READ_REPLICATION_SLOT ${options.slot}`)).rows[0] as {
     restart_lsn: string | null;
   };
+  if (slot.restart_lsn === null) {
+    // Created with RESERVE_WAL, so no position means PostgreSQL invalidated it: streaming from it would
+    // go on silently with nothing held back for the receiver.
+    await client.end().catch(() => undefined);
+    throw new Error(
+      `replication slot ${options.slot} has been invalidated (it fell further behind than max_slot_wal_keep_size)`,
+    );
+  }
   // Whole segments: start at the segment holding the slot's restart point (rewriting its partial).
-  const from = parseLsn(slot.restart_lsn ?? system!.xlogpos);
+  const from = parseLsn(slot.restart_lsn);
   let received = from - (from % segSize);
   let flushed = received;
 

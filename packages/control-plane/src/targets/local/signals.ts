@@ -16,6 +16,7 @@ import {
 } from '@msp/runtime-local';
 import type { DatabaseSignals, DeploymentSignals, RuntimeTarget } from '../../runtime-port.js';
 import { currentInstances, type LocalContext } from './context.js';
+import { WAL_RECEIVER_SLOT } from './wal-streams.js';
 
 /** Connections (not counting this one), max_connections, the longest current lock wait, archive_timeout. */
 const DATABASE_STATS_SQL = `SELECT
@@ -24,6 +25,10 @@ const DATABASE_STATS_SQL = `SELECT
   (SELECT coalesce(max(extract(epoch FROM clock_timestamp() - coalesce(l.waitstart, a.query_start))), 0)
      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted)::float8 AS lock_wait,
   (SELECT setting::int FROM pg_settings WHERE name = 'archive_timeout') AS archive_timeout`;
+
+/** WAL the streaming receiver's slot holds back (no row without a slot; fails in recovery: skipped). */
+const SLOT_LAG_SQL = `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::float8 AS lag
+  FROM pg_replication_slots WHERE slot_name = '${WAL_RECEIVER_SLOT}' AND restart_lsn IS NOT NULL`;
 
 const DISK_CACHE_MS = 30_000;
 
@@ -98,6 +103,8 @@ export function createSignals(c: LocalContext): Required<Pick<RuntimeTarget, 'si
         signals.lastArchivedAt = a.lastArchivedTime;
         signals.walPending = a.pending;
       }
+      const [slot] = await statistics(cluster, SLOT_LAG_SQL);
+      if (slot) signals.walSlotLagBytes = Number(slot.lag);
     } catch {
       // It runs but does not answer (starting, or every connection taken): up, without statistics.
     }
