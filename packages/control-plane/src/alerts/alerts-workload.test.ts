@@ -32,6 +32,9 @@ createServer((req, res) => {
     for (let i = 0; i < 16; i++) new Worker('const end = Date.now() + ' + ms + '; while (Date.now() < end) {}', { eval: true });
     return res.end('burning');
   }
+  if (url.pathname === '/slow') {
+    return setTimeout(() => res.end('slow'), Number(url.searchParams.get('ms')));
+  }
   if (url.pathname === '/fail') {
     failing = url.searchParams.get('on') === '1';
     return res.end(String(failing));
@@ -179,6 +182,18 @@ describe('alerts: a workload burning CPU and answering 5xx', () => {
     await eventually('the CPU notification', 15_000, () =>
       received.some((m) => m.text.includes('Container - CPU Utilization on burner/dev')) ? true : undefined,
     );
+  });
+
+  test('response time at the proxy is a stored signal: slow answers raise it', async () => {
+    const since = Date.now();
+    const slow = await eventually('a sample with the slow answers', 20_000, async () => {
+      await Promise.all(Array.from({ length: 4 }, () => requestVia(proxyPort, host, '/slow?ms=300')));
+      const { points } = await api<{ points: Array<{ at: string; value: number }> }>(
+        `/signals?deployment=${encodeURIComponent(key)}&signal=response_latency_ms&since=1m&limit=200`,
+      );
+      return points.find((p) => Date.parse(p.at) >= since && p.value >= 250);
+    });
+    assert.ok(slow.value < 5_000, `mean response time ${slow.value} ms`);
   });
 
   test('5xx answers fire the response-code ratio; flapping faster than keepFiringFor stays one incident', async () => {

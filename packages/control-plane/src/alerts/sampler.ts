@@ -26,6 +26,8 @@ export const SIGNALS = {
   responses_4xx: 'responses with a 4xx status since the last sample',
   responses_5xx: 'responses with a 5xx status since the last sample',
   responses_total: 'responses since the last sample',
+  response_latency_ms:
+    'mean time from the proxy forwarding a request to the response head, over the responses since the last sample (ms)',
   uptime: 'uptime check through the proxy passed (1) or failed (0)',
   db_up: 'database server up (1) or down (0)',
   db_connections: 'database backends / max_connections (ratio)',
@@ -46,12 +48,14 @@ const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 export interface SamplerMemory {
   cpu: Map<string, { at: number; seconds: number }>;
   responses: Map<string, Record<string, number>>;
+  latency: Map<string, number>;
   walPendingSince: Map<string, number>;
 }
 
 export const newSamplerMemory = (): SamplerMemory => ({
   cpu: new Map(),
   responses: new Map(),
+  latency: new Map(),
   walPendingSince: new Map(),
 });
 
@@ -104,7 +108,11 @@ export function pointsOf(
         put(`responses_${c}`, delta);
       }
       put('responses_total', total);
+      const before = mem.latency.get(row.key);
+      if (total > 0 && before !== undefined && s.responseLatencyMsTotal !== undefined)
+        put('response_latency_ms', Math.max(0, s.responseLatencyMsTotal - before) / total);
     }
+    if (s.responseLatencyMsTotal !== undefined) mem.latency.set(row.key, s.responseLatencyMsTotal);
   }
   const db = s.database;
   if (db) {

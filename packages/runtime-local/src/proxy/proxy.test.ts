@@ -116,6 +116,7 @@ void test('routes by Host (port stripped, any case) and forwards headers and bod
 
   const stats = proxy.stats().routes.find((r) => r.hostnames.includes('two.dev.localhost'));
   assert.ok(stats !== undefined && stats.requests >= 2 && stats.responses['2xx'] >= 2 && stats.pending === 0);
+  assert.ok(stats.latencyMsTotal > 0, 'the time to each response head is summed');
 });
 
 void test('unknown host: 404 that names no host it serves', async () => {

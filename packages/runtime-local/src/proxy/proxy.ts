@@ -39,6 +39,8 @@ interface Route {
   inFlight: number;
   requests: number;
   responses: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  /** Sum over every response of the time from forwarding the request to the response's head (ms). */
+  latencyMsTotal: number;
   waiters: Set<() => void>;
 }
 
@@ -152,6 +154,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     retried: boolean,
   ): void {
     const release = track(route, backend);
+    const forwardedAt = performance.now();
     const withBody = hasBody(req);
     const upstream = httpRequest({
       agent,
@@ -164,6 +167,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     upstream.on('response', (up) => {
       const status = up.statusCode ?? 502;
       route.responses[statusClass[Math.min(5, Math.floor(status / 100))] ?? '5xx']++;
+      route.latencyMsTotal += performance.now() - forwardedAt;
       res.writeHead(status, up.statusMessage, responseHeaders(up));
       // Hold the head, the first chunks and the end together for one turn: a small response then leaves
       // in one write instead of three (head+body, then the chunked terminator).
@@ -309,6 +313,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
         inFlight: 0,
         requests: 0,
         responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+        latencyMsTotal: 0,
         waiters: new Set(),
       };
       routes.set(key, route);
@@ -364,6 +369,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
               waiting: route.waiting,
               requests: route.requests,
               responses: { ...route.responses },
+              latencyMsTotal: route.latencyMsTotal,
               backends: route.backends.map((b) => ({
                 id: b.id,
                 port: b.port,

@@ -1,6 +1,6 @@
 /**
  * A deployment's stored signals (GET /signals, issue 11) as charts for dashboard.js `charts()`: requests by
- * status class, and resource usage (container and database CPU, memory, disk) in percent of their limits.
+ * status class, response time at the proxy, and resource usage (container and database CPU, memory, disk) in percent of their limits.
  * Per sample time, response counts are summed over instances and ratios take the busiest instance.
  */
 import { html } from 'hono/html';
@@ -49,6 +49,7 @@ export async function signalsSection(api: UserApi, key: string): Promise<Html> {
   if (r.status !== 200) return html``;
   const requests = chartOf(r.body.points, REQUESTS, 'sum', 1, (n) => n.replace('responses_', ''));
   const usage = chartOf(r.body.points, RATIOS, 'max', 100, (n) => `${n.replace('_', ' ')} %`);
+  const latency = chartOf(r.body.points, ['response_latency_ms'], 'max', 1, () => 'mean ms');
   if (!requests && !usage) {
     return html`<h2>Signals</h2>
       <p class="muted">No signal sampled in the last hour (alerting samples running deployments).</p>`;
@@ -61,5 +62,6 @@ export async function signalsSection(api: UserApi, key: string): Promise<Html> {
       : '';
   return html`<h2>Signals (last hour)</h2>
     ${chart('requests-data', 'Responses per sample by status class', requests)}
+    ${chart('latency-data', 'Response time at the proxy (mean per sample, ms)', latency)}
     ${chart('usage-data', 'CPU, memory and disk (% of limit)', usage)}`;
 }

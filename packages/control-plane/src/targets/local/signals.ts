@@ -152,7 +152,7 @@ export function createSignals(c: LocalContext): Required<Pick<RuntimeTarget, 'si
           };
         }),
         pendingRequests: route?.pending ?? 0,
-        ...(route ? { responses: route.responses } : {}),
+        ...(route ? { responses: route.responses, responseLatencyMsTotal: route.latencyMsTotal } : {}),
       };
       if (cluster) {
         const row = await c.store.getDeployment(key).catch(() => undefined);
