@@ -69,8 +69,12 @@ describe('the API edge', () => {
     });
 
   /** Packs a directory the way the CLI does: the tarball's path, digest and size. */
-  const pack = async (dir: string) =>
-    createArtifactStore({ root: await mkdtemp(join(tmpdir(), 'msp-pack-')) }).pack(dir);
+  const packScratch: string[] = [];
+  const pack = async (dir: string) => {
+    const root = await mkdtemp(join(tmpdir(), 'msp-pack-'));
+    packScratch.push(root);
+    return createArtifactStore({ root }).pack(dir);
+  };
   const upload = (
     digest: string,
     body: NonNullable<RequestInit['body']>,
@@ -128,6 +132,7 @@ describe('the API edge', () => {
   after(async () => {
     await cp?.stop();
     if (repo) await rm(repo.dir, { recursive: true, force: true });
+    for (const root of packScratch) await rm(root, { recursive: true, force: true });
   });
 
   test('the OpenAPI document lists every route the server answers, and only those', async () => {

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -16,8 +16,10 @@ import { mspBin, mspUpHarness, type MspUpHarness } from '../testing/msp-process.
 import { createInstanceRepo, sampleProductDir } from './test-support.js';
 
 let msp: MspUpHarness | undefined;
+const scratchDirs: string[] = [];
 after(async () => {
   await msp?.stopAll();
+  for (const dir of scratchDirs) await rm(dir, { recursive: true, force: true });
 });
 
 interface Step {
@@ -36,6 +38,7 @@ interface Op {
 
 test('kill -9 between the pre-upgrade backup and the migrator: the upgrade finishes, nothing ran twice', async () => {
   const scratch = await mkdtemp(join(tmpdir(), 'msp-migrator-'));
+  scratchDirs.push(scratch);
   await chmod(scratch, 0o777); // the migrator runs as the service user
   const counter = join(scratch, 'runs');
   const wrapper = join(scratch, 'migrator.mjs');
@@ -54,6 +57,7 @@ process.exit(spawnSync(process.execPath, ['migrate.js'], { stdio: 'inherit' }).s
   );
   await chmod(wrapper, 0o644);
   const repo = await createInstanceRepo([], ['node', wrapper]);
+  scratchDirs.push(repo.dir);
   const port = await findFreePort();
   const proxyPort = await findFreePort();
   msp = mspUpHarness({ repo: repo.dir, port, proxyPort });

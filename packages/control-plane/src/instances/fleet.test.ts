@@ -5,6 +5,7 @@
  * makes its instance wait, `--now` (with a reason) overrides it. One control plane for the file.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { findFreePort } from '@msp/runtime-local';
 import { startControlPlane, type ControlPlane } from '../server.js';
@@ -30,8 +31,9 @@ describe('fleet upgrades', () => {
   const fleet = async (id: string) => (await api(`/fleets/${id}`)).body as unknown as Fleet;
   const member = (f: Fleet, id: string) => f.members.find((m) => m.id === id)!;
 
+  let repo: { dir: string } | undefined;
   before(async () => {
-    const repo = await createInstanceRepo(['  soak: 1s']);
+    repo = await createInstanceRepo(['  soak: 1s']);
     const proxyPort = await findFreePort();
     cp = await startControlPlane({
       repoDir: repo.dir,
@@ -87,6 +89,7 @@ describe('fleet upgrades', () => {
   });
   after(async () => {
     await cp?.stop();
+    if (repo) await rm(repo.dir, { recursive: true, force: true });
   });
 
   test('rings, concurrency 2, stop at the first failure, resume after the fix, a paused instance skipped', async () => {

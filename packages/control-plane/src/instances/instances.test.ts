@@ -5,6 +5,7 @@
  * instance, and a TTL that runs out. One control plane for the whole file.
  */
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Operation } from '@msp/core';
@@ -81,6 +82,7 @@ describe('instance playbooks', () => {
   });
   after(async () => {
     await cp?.stop();
+    if (repo) await rm(repo.dir, { recursive: true, force: true });
   });
 
   let ttlCreate: Promise<Operation> | undefined;
