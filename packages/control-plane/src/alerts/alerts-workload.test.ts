@@ -212,10 +212,12 @@ describe('alerts: a workload burning CPU and answering 5xx', () => {
       await eventually('the 5xx incident', 30_000, async () =>
         (await incidents(policy)).length > 0 ? true : undefined,
       );
-      // Flap: 0.8 s healthy, 0.8 s failing, for 8 s; keepFiringFor is 2.4 s at this scale.
+      // Flap: 0.5 s healthy (one sample interval: the ratio does drop), 0.8 s failing, for 6.5 s;
+      // keepFiringFor is 2.4 s at this scale, so even an evaluation delayed by 1.9 s on a loaded machine
+      // does not resolve the incident mid-flap (it did once at 0.8 s healthy, with 1.6 s to spare).
       for (let i = 0; i < 5; i++) {
         await requestVia(proxyPort, host, '/fail?on=0');
-        await new Promise((r) => setTimeout(r, 800));
+        await new Promise((r) => setTimeout(r, 500));
         await requestVia(proxyPort, host, '/fail?on=1');
         await new Promise((r) => setTimeout(r, 800));
       }
