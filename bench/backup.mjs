@@ -70,7 +70,7 @@ if (process.env.RESTORE_ONLY) {
   state = await setUp();
   writeFileSync(stateFile, JSON.stringify(state));
 }
-const { target, walSegments, results, dataBytes, manifest } = state;
+const { target, walSegments, walToReplay, results, dataBytes, manifest } = state;
 /** Both tools restore from their incremental backup (taken before the target): the chain combined. */
 const RESTORE_ID = 'bench-incr';
 
@@ -149,8 +149,9 @@ async function setUp() {
   log(`pgbench writes for ${WRITE_SECONDS} s before the incremental backups`);
   asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 4 -j 2 -T ${WRITE_SECONDS} postgres >/dev/null 2>&1`);
   sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+  let mspIncr;
   const tMspIncr = await time(async () => {
-    await takeBaseBackup({
+    mspIncr = await takeBaseBackup({
       repository: mspRepo,
       id: 'bench-incr',
       connection: conn,
@@ -179,6 +180,15 @@ async function setUp() {
   await q('INSERT INTO marker DEFAULT VALUES');
   asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 2 -T 20 -N postgres >/dev/null 2>&1`);
   const target = (await q('SELECT clock_timestamp() AS t'))[0].t.toISOString();
+  const targetLsn = (await q('SELECT pg_current_wal_lsn()::text AS l'))[0].l;
+  const brIncrInfo = JSON.parse(asPg('pgbackrest --stanza=bench --output=json info'))[0].backup.at(-1);
+  // How much WAL each restore replays to reach the target: from its backup's start to the target.
+  const walToReplay = {
+    msp: Number((await q(`SELECT pg_wal_lsn_diff('${targetLsn}', '${mspIncr.startLsn}')::bigint AS d`))[0].d),
+    br: Number(
+      (await q(`SELECT pg_wal_lsn_diff('${targetLsn}', '${brIncrInfo.lsn.start}')::bigint AS d`))[0].d,
+    ),
+  };
   await new Promise((r) => setTimeout(r, 50));
   await q('INSERT INTO marker DEFAULT VALUES');
   asPg(`${BIN}/pgbench -h /tmp -p ${PORT} -c 2 -T 10 -N postgres >/dev/null 2>&1`);
@@ -193,6 +203,7 @@ async function setUp() {
   return {
     target,
     walSegments,
+    walToReplay,
     results,
     dataBytes,
     manifest: {
@@ -328,6 +339,8 @@ const lines = [
   `| MSP: restore + recovery + promote | ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s, recovery ${(tMspRestore - mspFiles).toFixed(1)} s) | ${mspRows} |`,
   `| pgBackRest restore --type=time + recovery + promote | ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s, recovery ${(tBrRestore - brFiles).toFixed(1)} s) | ${brRows} |`,
   `| ratio MSP / pgBackRest | ${(tMspRestore / tBrRestore).toFixed(2)}× | |`,
+  '',
+  `WAL from each incremental backup's start to the target: MSP ${mb(walToReplay?.msp ?? NaN)}, pgBackRest ${mb(walToReplay?.br ?? NaN)}.`,
   '',
   `| delta restore in place after ${DELTA_WRITE_SECONDS} s of writes, same target | wall time | marker rows (expect 1) |`,
   '|---|---|---|',

@@ -338,6 +338,15 @@ void describe('base backups and point-in-time recovery', () => {
     );
     await assert.rejects(
       restoreBaseBackup({ repository: repo, id: copyId, targetDir: join(dir, 'corrupt') }),
+      /file global\/pg_control.*stored bytes do not match/,
+    );
+    // A manifest written before chunks carried the digest of their stored bytes: restore checks the raw
+    // bytes instead, and refuses the flipped byte all the same.
+    assert.ok(m.files.every((f) => f.chunks.every((c) => typeof c[5] === 'string')));
+    const older = { ...m, files: m.files.map((f) => ({ ...f, chunks: f.chunks.map((c) => c.slice(0, 5)) })) };
+    await writeFile(join(repo.location, 'base', copyId, 'manifest.json'), JSON.stringify(older));
+    await assert.rejects(
+      restoreBaseBackup({ repository: repo, id: copyId, targetDir: join(dir, 'corrupt-older') }),
       /file global\/pg_control/,
     );
   });

@@ -37,6 +37,8 @@ export async function readManifest(repository: BackupRepository, id: string): Pr
   if (manifest.format !== MANIFEST_FORMAT || manifest.id !== id) {
     throw new CorruptBackupError(`The manifest of base backup ${id} is not an MSP base backup manifest.`);
   }
+  // A chunk in the backup's own pack with a stored digest has null (JSON's undefined) as its pack.
+  for (const f of manifest.files) for (const c of f.chunks) if (c[4] === null) c[4] = undefined;
   return manifest;
 }
 
@@ -128,7 +130,7 @@ async function readBack(
   });
 
   const runChunked = async (t: Task & { chunk: number }) => {
-    const [, , rawLength, sha256] = t.file.chunks[t.chunk]!;
+    const [, , rawLength, sha256, , storedSha256] = t.file.chunks[t.chunk]!;
     let data: Buffer;
     try {
       data = await readChunk(t.file, t.chunk);
@@ -140,7 +142,10 @@ async function readBack(
       op: 'chunk',
       data,
       rawLength,
-      sha256,
+      // A restore checks the stored bytes where the manifest has their digest (see BackupFileEntry);
+      // verify checks the raw bytes too.
+      ...(storedSha256 !== undefined ? { storedSha256 } : {}),
+      ...(storedSha256 === undefined || !o.targetDir ? { sha256 } : {}),
       target: targetOf(t.file),
       rawOffset: t.offsets[t.chunk]!,
     });

@@ -16,6 +16,8 @@ export type ChunkJob =
       rawLength: number;
       /** sha256 of the raw chunk (manifests with chunk digests). */
       sha256?: string;
+      /** sha256 of the stored (compressed) chunk, checked before it is decompressed (newer manifests). */
+      storedSha256?: string;
       /** A whole-file digest being built (older manifests): chunks of one file come in order. */
       fileKey?: string;
       /** Absolute path to write to (restore); absent for verify. */
@@ -52,6 +54,12 @@ function handle(job: ChunkJob): ChunkReply {
   }
   if (job.op === 'compare') return compare(job);
 
+  if (
+    job.storedSha256 !== undefined &&
+    createHash('sha256').update(job.data).digest('hex') !== job.storedSha256
+  ) {
+    return { id: job.id, error: 'its stored bytes do not match their sha256 in the manifest' };
+  }
   let raw: Buffer;
   try {
     raw = gunzipSync(job.data);
