@@ -48,6 +48,12 @@ interface ReadBackOptions {
   stopAtFirst: boolean;
   /** Delta restore: per file path, the indexes of the chunks to restore (files absent: none). */
   only?: Map<string, number[]>;
+  /**
+   * Delta restore in one pass (manifests with chunk digests): every chunk is first compared with the
+   * bytes at its place in the target and written only when they differ; counted here. `touched` names
+   * the files already changed (created or cut to size), which are flushed whatever their chunks did.
+   */
+  delta?: { summary: DeltaSummary; touched: Set<string> };
   /** Stored chunks read ahead of the workers. */
   parallel: number;
 }
@@ -131,6 +137,7 @@ async function readBack(
 
   const runChunked = async (t: Task & { chunk: number }) => {
     const [, , rawLength, sha256, , storedSha256] = t.file.chunks[t.chunk]!;
+    const compareFirst = o.delta !== undefined;
     let data: Buffer;
     try {
       data = await readChunk(t.file, t.chunk);
@@ -145,11 +152,17 @@ async function readBack(
       // A restore checks the stored bytes where the manifest has their digest (see BackupFileEntry);
       // verify checks the raw bytes too.
       ...(storedSha256 !== undefined ? { storedSha256 } : {}),
-      ...(storedSha256 === undefined || !o.targetDir ? { sha256 } : {}),
+      ...(storedSha256 === undefined || !o.targetDir || compareFirst ? { sha256 } : {}),
+      ...(compareFirst ? { compareFirst } : {}),
       target: targetOf(t.file),
       rawOffset: t.offsets[t.chunk]!,
     });
     if (reply.error) note(t.file.path, `${where(t.file, t.chunk)} ${reply.error}`);
+    else if (o.delta && !reply.same) {
+      o.delta.touched.add(t.file.path);
+      o.delta.summary.chunksRewritten++;
+      o.delta.summary.bytesRewritten += rawLength;
+    }
   };
 
   const runWholeFile = async (t: Task) => {
@@ -220,7 +233,9 @@ async function readBack(
     const n = left.get(t.file)! - 1;
     left.set(t.file, n);
     const target = targetOf(t.file);
-    if (n === 0 && target && !failed.has(t.file.path)) syncs.push(syncFile(target));
+    if (n === 0 && target && !failed.has(t.file.path) && (!o.delta || o.delta.touched.has(t.file.path))) {
+      syncs.push(syncFile(target));
+    }
   });
   await Promise.all(syncs);
   return problems;
@@ -287,19 +302,25 @@ export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Prom
   const delta = options.delta === true && (await isDirectory(targetDir));
   const workers = startChunkWorkers();
   let problems: Problem[];
+  const summary: DeltaSummary = {
+    filesChecked: 0,
+    filesRewritten: 0,
+    chunksRewritten: 0,
+    bytesRewritten: 0,
+    removed: 0,
+  };
+  // With chunk digests a delta restore compares and rewrites each chunk in one pass (reading the target
+  // overlaps decompressing what differs); older manifests compare whole files first, then restore.
+  const onePass =
+    delta && manifest.fileDigest === 'chunks' ? { summary, touched: new Set<string>() } : undefined;
   try {
     let only: Map<string, number[]> | undefined;
     if (delta) {
-      const summary = {
-        filesChecked: 0,
-        filesRewritten: 0,
-        chunksRewritten: 0,
-        bytesRewritten: 0,
-        removed: 0,
-      };
       summary.removed = await removeExtraneous(targetDir, manifest);
-      only = await changedChunks(targetDir, manifest, workers, summary);
-      options.onDelta?.(summary);
+      if (!onePass) {
+        only = await changedChunks(targetDir, manifest, workers, summary);
+        options.onDelta?.(summary);
+      }
     } else {
       await rm(targetDir, { recursive: true, force: true });
     }
@@ -308,7 +329,20 @@ export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Prom
       await mkdir(join(targetDir, d.path), { recursive: true, mode: 0o700 });
     }
     for (const f of manifest.files) {
-      if (f.size === 0 || (only?.get(f.path)?.length ?? 0) > 0) {
+      if (onePass) {
+        const path = join(targetDir, f.path);
+        const size = await stat(path).then(
+          (s) => (s.isFile() ? s.size : -1),
+          () => -1,
+        );
+        if (size !== f.size) {
+          if (size === -1) await rm(path, { recursive: true, force: true });
+          const h = await open(path, 'a', 0o600);
+          await h.truncate(f.size);
+          await h.close();
+          onePass.touched.add(f.path);
+        }
+      } else if (f.size === 0 || (only?.get(f.path)?.length ?? 0) > 0) {
         // Created empty (delta: cut to size); the workers write the chunks at their offsets.
         const h = await open(join(targetDir, f.path), delta ? 'a' : 'w', 0o600);
         await h.truncate(delta ? f.size : 0);
@@ -318,9 +352,15 @@ export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Prom
     problems = await readBack(repository, manifest, workers, {
       targetDir,
       stopAtFirst: true,
-      only,
+      ...(only ? { only } : {}),
+      ...(onePass ? { delta: onePass } : {}),
       parallel: options.parallel ?? availableParallelism() * 2,
     });
+    if (onePass) {
+      summary.filesChecked = manifest.files.length;
+      summary.filesRewritten = onePass.touched.size;
+      options.onDelta?.(summary);
+    }
   } finally {
     await workers.close();
   }

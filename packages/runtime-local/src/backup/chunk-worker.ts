@@ -18,6 +18,8 @@ export type ChunkJob =
       sha256?: string;
       /** sha256 of the stored (compressed) chunk, checked before it is decompressed (newer manifests). */
       storedSha256?: string;
+      /** Delta restore: leave the target alone when its bytes at this place already have `sha256`. */
+      compareFirst?: boolean;
       /** A whole-file digest being built (older manifests): chunks of one file come in order. */
       fileKey?: string;
       /** Absolute path to write to (restore); absent for verify. */
@@ -42,6 +44,8 @@ export interface ChunkReply {
   size?: number;
   /** compare: indexes of the chunks that differ (all of them when the file is missing or wrong size). */
   differ?: number[];
+  /** chunk with compareFirst: the target held these bytes already; nothing was written. */
+  same?: boolean;
 }
 
 const files = new Map<string, { hash: Hash; size: number }>();
@@ -54,6 +58,9 @@ function handle(job: ChunkJob): ChunkReply {
   }
   if (job.op === 'compare') return compare(job);
 
+  if (job.compareFirst && job.target !== undefined && job.sha256 !== undefined) {
+    if (holds(job.target, job.rawOffset, job.rawLength, job.sha256)) return { id: job.id, same: true };
+  }
   if (
     job.storedSha256 !== undefined &&
     createHash('sha256').update(job.data).digest('hex') !== job.storedSha256
@@ -88,6 +95,28 @@ function handle(job: ChunkJob): ChunkReply {
     }
   }
   return { id: job.id };
+}
+
+/** Whether `path` holds bytes with this sha256 at [offset, offset + length). */
+function holds(path: string, offset: number, length: number, sha256: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buffer, done, length - done, offset + done);
+      if (n === 0) return false;
+      done += n;
+    }
+    return createHash('sha256').update(buffer).digest('hex') === sha256;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function compare(job: Extract<ChunkJob, { op: 'compare' }>): ChunkReply {
