@@ -38,13 +38,22 @@ function confirmations() {
     question = question
       .replace('{to}', to ? to.value : '')
       .replace('{where}', into && into.value ? 'into a clone named ' + into.value : 'in place');
+    const field = form.querySelector('input[name="confirm"]');
+    // A target may name the version picked in the form (an upgrade: `env/id@{to}`).
+    const target = (form.dataset.target || 'yes').replace('{to}', to ? to.value : '');
+    // A restore in place is typed out: the answer goes to the server as is, which refuses anything but
+    // the target's name.
+    if (form.dataset.confirmTyped === 'in-place' && !(into && into.value)) {
+      const answer = window.prompt(question + '\nType ' + target + ' to confirm.');
+      if (answer === null) event.preventDefault();
+      else if (field) field.value = answer.trim();
+      return;
+    }
     if (!window.confirm(question)) {
       event.preventDefault();
       return;
     }
-    const field = form.querySelector('input[name="confirm"]');
-    // A target may name the version picked in the form (an upgrade: `env/id@{to}`).
-    if (field) field.value = (form.dataset.target || 'yes').replace('{to}', to ? to.value : '');
+    if (field) field.value = target;
   });
 }
 
@@ -108,6 +117,9 @@ function timeline() {
     [xs, inWindow, sizes],
     holder,
   );
+  // The time range drawn, in unix seconds (the x scale spans the plot area exactly).
+  holder.dataset.xMin = String(lo);
+  holder.dataset.xMax = String(hi);
   plot.over.addEventListener('click', (event) => {
     const rect = plot.over.getBoundingClientRect();
     const seconds = plot.posToVal(event.clientX - rect.left, 'x');

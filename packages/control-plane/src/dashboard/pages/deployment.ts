@@ -43,6 +43,7 @@ function restoreForm(session: Session, key: string, view: BackupsView, back: str
     action="/ui/act/restore"
     data-confirm="Restore ${key} to {to} {where}? This cannot be undone in place."
     data-target="${key}"
+    data-confirm-typed="in-place"
   >
     <input type="hidden" name="deployment" value="${key}" />
     <input type="hidden" name="back" value="${back}" />

@@ -81,7 +81,7 @@ function ring(members: FleetMember[]): Html {
       <tbody>
         ${members.map(
           (m) =>
-            html`<tr data-member="${m.key}">
+            html`<tr data-member="${m.key}" data-state="${m.state}">
               <td><a href="${deploymentHref(m.key)}">${m.key}</a> <small>${m.type}</small></td>
               <td>${m.customer}</td>
               <td>${m.from} → ${m.to}</td>
@@ -110,6 +110,7 @@ export async function fleetPage(
     <section
       id="live"
       data-stream-fleets
+      data-fleet-status="${f.status}"
       hx-get="${back}"
       hx-select="#live"
       hx-target="this"
