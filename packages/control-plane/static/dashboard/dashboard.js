@@ -69,19 +69,24 @@ function timeline() {
   const from = d.window ? Date.parse(d.window.from) / 1000 : null;
   const to = d.window ? Date.parse(d.window.to) / 1000 : null;
   const times = d.backups.map((b) => Date.parse(b.at) / 1000);
+  // The times recent restores went back to (a marker each).
+  const restored = (d.restores || []).map((r) => Date.parse(r.to) / 1000);
   const now = Date.now() / 1000;
-  let lo = Math.min(...times, from ?? now);
-  let hi = Math.max(...times, to ?? now);
+  let lo = Math.min(...times, ...restored, from ?? now);
+  let hi = Math.max(...times, ...restored, to ?? now);
   const pad = Math.max(60, (hi - lo) * 0.1);
   lo -= pad;
   hi += pad;
   // One x per backup, plus the window's edges: the window series is 1 inside, null outside.
-  const xs = [...new Set([lo, ...times, ...(from !== null ? [from, to] : []), hi])].sort((a, b) => a - b);
+  const xs = [...new Set([lo, ...times, ...restored, ...(from !== null ? [from, to] : []), hi])].sort(
+    (a, b) => a - b,
+  );
   const inWindow = xs.map((x) => (from !== null && x >= from && x <= to ? 1 : null));
   const sizes = xs.map((x) => {
     const b = d.backups.find((y) => Date.parse(y.at) / 1000 === x);
     return b ? b.mib : null;
   });
+  const restores = xs.map((x) => (restored.includes(x) ? 0.5 : null));
   const pick = (seconds) => {
     const iso = new Date(Math.round(seconds) * 1000).toISOString().replace('.000Z', 'Z');
     if (input) input.value = iso;
@@ -111,10 +116,17 @@ function timeline() {
           width: 0,
           points: { show: true, size: 9 },
         },
+        {
+          label: 'restored to',
+          scale: 'w',
+          stroke: '#cf222e',
+          width: 0,
+          points: { show: true, size: 11, fill: '#cf222e' },
+        },
       ],
       cursor: { drag: { x: false, y: false } },
     },
-    [xs, inWindow, sizes],
+    [xs, inWindow, sizes, restores],
     holder,
   );
   // The time range drawn, in unix seconds (the x scale spans the plot area exactly).
