@@ -179,7 +179,6 @@ describe('instances and fleets in a browser', { skip }, () => {
       Date.parse(picked) > kept && Date.parse(picked) < markerFrom,
       `${picked} between ${new Date(kept).toISOString()} and ${new Date(markerFrom).toISOString()}`,
     );
-    if (shots) await shoot(p, shots, 'instance-restore');
 
     // In place, the name is typed: a wrong one is refused by the server, nothing is restored.
     const asked: string[] = [];
@@ -216,9 +215,17 @@ describe('instances and fleets in a browser', { skip }, () => {
       return r?.status === 200 ? r.json<Array<{ body: string }>>().map((n) => n.body) : undefined;
     });
     assert.deepEqual(after, ['before the backup', 'after the backup']);
-    await p.reload();
+    // The timeline marks the time the instance went back to.
+    await p.goto(`${cp.url}/ui/deployment?key=${encodeURIComponent(key)}`);
     await p.locator('#timeline .u-over').waitFor();
-    await p.locator('tr[data-operation]').filter({ hasText: 'restore' }).first().waitFor();
+    const drawn = JSON.parse((await p.locator('#timeline-data').textContent())!) as {
+      restores: Array<{ to: string; into: string | null }>;
+    };
+    assert.deepEqual(
+      drawn.restores.map((r) => [Date.parse(r.to), r.into]),
+      [[Date.parse(picked), null]],
+    );
+    await p.locator('#timeline').getByText('restored to').waitFor();
     if (shots) await shoot(p, shots, 'instance');
   });
 
@@ -289,7 +296,6 @@ describe('instances and fleets in a browser', { skip }, () => {
     const f = (await api(`/fleets/${id}`)).body as unknown as Fleet;
     assert.equal(f.status, 'succeeded');
     for (const i of INSTANCES) assert.match((await product(i.id, '/')).text, /v1\.1\.0/);
-    if (shots) await shoot(p, shots, 'fleet');
     assert.deepEqual(errors, [], 'no script error');
   });
 });
