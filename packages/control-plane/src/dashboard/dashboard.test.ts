@@ -360,10 +360,10 @@ describe('dashboard in a browser', { skip }, () => {
         .waitFor();
       const grants = await api('/access/requests?status=approved');
       assert.deepEqual(
-        (grants.body.requests as Array<{ requester: string; environment: string }>).map(
-          (r) => `${r.requester}@${r.environment}`,
-        ),
-        ['alice@prod'],
+        (
+          grants.body.requests as Array<{ requester: string; environment: string; approverRoles: string[] }>
+        ).map((r) => `${r.requester}@${r.environment} by ${r.approverRoles.join('|')}`),
+        ['alice@prod by admin'],
       );
       // Revoke asks first, naming the target; the grant ends.
       const asked: string[] = [];
