@@ -47,6 +47,15 @@ export function authorization(): MiddlewareHandler<ApiEnv> {
   };
 }
 
+/**
+ * Whether someone with `role` may approve or deny a request where `approvers` (the environment's
+ * access.approverRoles) may: the one rule the API (service.ts) and the dashboard's Access page both apply.
+ * Never on one's own request: both check that apart.
+ */
+export function mayDecide(role: string, approvers: readonly Role[]): boolean {
+  return approvers.some((r) => hasRole(role, r));
+}
+
 /** Operation kinds that change nothing a person could misuse: no grant needed even where restricted. */
 export const READ_ONLY_KINDS: ReadonlySet<string> = new Set(['backup', 'verify-backup', 'restore-drill']);
 

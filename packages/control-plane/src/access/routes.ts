@@ -103,7 +103,9 @@ export function accessApi(api: OpenAPIHono<ApiEnv>, access: AccessService): void
 
   api.openapi(r.requests, async (c) => {
     const { status } = c.req.valid('query');
-    return c.json({ requests: await store.listRequests(status ? { status } : {}) }, 200);
+    const requests = await store.listRequests(status ? { status } : {});
+    const approvers = await access.approversOf(requests);
+    return c.json({ requests: requests.map((r, i) => ({ ...r, approverRoles: approvers[i]! })) }, 200);
   });
   api.openapi(r.request, async (c) => {
     const body = c.req.valid('json');

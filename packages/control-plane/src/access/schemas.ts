@@ -1,7 +1,10 @@
 /** The /whoami, /users, /tokens and /access routes, defined once (validation, OpenAPI, the CLI's types). */
 import { z } from 'zod';
 import { idParam, jsonBody, jsonResponse, route, text, typed } from '../api/schemas.js';
-import { GRANT_ROLES, ROLES, type RequestRow, type TokenRow, type UserRow } from './store.js';
+import { GRANT_ROLES, ROLES, type RequestRow, type Role, type TokenRow, type UserRow } from './store.js';
+
+/** A request as GET /access/requests lists it: with the roles that may approve or deny it (approverRoles). */
+export type RequestView = RequestRow & { approverRoles: Role[] };
 
 const userName = text()
   .regex(/^[a-z0-9][a-z0-9._@+-]*$/, 'a user name such as "alice" or "alice@example.com" (lowercase)')
@@ -103,11 +106,11 @@ export const accessRoutes = {
   requests: route({
     method: 'get',
     path: '/access/requests',
-    summary: 'Access requests and grants, newest first',
+    summary: 'Access requests and grants, newest first, each with the roles that may decide it',
     request: {
       query: z.object({ status: z.enum(['pending', 'approved', 'denied', 'revoked', 'expired']).optional() }),
     },
-    responses: { 200: jsonResponse('Requests', typed<{ requests: RequestRow[] }>('Requests')) },
+    responses: { 200: jsonResponse('Requests', typed<{ requests: RequestView[] }>('Requests')) },
   }),
   request: route({
     method: 'post',

@@ -15,7 +15,7 @@ import type { AuditLog } from '../audit/log.js';
 import type { OperationEngine } from '../operations/engine.js';
 import type { RuntimeTarget, TemporaryDbAccess } from '../runtime-port.js';
 import type { DeploymentRow, StateStore } from '../state/store.js';
-import { grantCovers, grantTargets, hasRole, needsGrant, policyOf } from './policy.js';
+import { grantCovers, grantTargets, hasRole, mayDecide, needsGrant, policyOf } from './policy.js';
 import type { AccessStore, GrantRole, RequestRow, Role } from './store.js';
 
 /** How long a request may wait for a decision before it can no longer be approved. */
@@ -74,9 +74,22 @@ export function createAccessService(deps: AccessServiceDeps) {
       { details: { environment: d.environment, needs } },
     );
 
+  /**
+   * The roles that may decide each request: its environment's access.approverRoles (admin where nothing it
+   * names runs). One read of the deployments for the whole list.
+   */
+  const approversOf = async (rows: readonly RequestRow[]): Promise<Role[][]> => {
+    const all = rows.length > 0 ? await state.listDeployments() : [];
+    return rows.map((row) => {
+      const d = all.find((x) => x.environment === row.environment && grantTargets(row, x));
+      return d ? policyOf(d).approverRoles : ['admin'];
+    });
+  };
+
   const service = {
     store,
     audit,
+    approversOf,
 
     /** The grant check of every operation, whichever module queues it (an engine hook). */
     async beforeEnqueue(request: { kind: string; deploymentKey: string; createdBy: string }): Promise<void> {
@@ -192,7 +205,7 @@ export function createAccessService(deps: AccessServiceDeps) {
       if (row.requester === who.name) {
         throw new NotAllowedError(`${who.name} cannot approve their own request ${id}: another person must.`);
       }
-      await mayDecide(who, row, 'approving');
+      await checkDecide(who, row, 'approving');
       const done = await store.decide(id, who.name, true, reason);
       if (done) await audit(who.name, 'access.approve', id, { ...done });
       return done;
@@ -204,7 +217,7 @@ export function createAccessService(deps: AccessServiceDeps) {
         throw new NotAllowedError(
           `${who.name} cannot decide their own request ${id}; to withdraw it: \`msp access revoke ${id}\`.`,
         );
-      await mayDecide(who, row, 'denying');
+      await checkDecide(who, row, 'denying');
       const done = await store.decide(id, who.name, false, reason);
       if (done) await audit(who.name, 'access.deny', id, { ...done });
       return done;
@@ -264,12 +277,11 @@ export function createAccessService(deps: AccessServiceDeps) {
   }
 
   /** Approving or denying takes one of the environment's approver roles (access.approverRoles). */
-  async function mayDecide(who: Principal, row: RequestRow, doing: 'approving' | 'denying'): Promise<void> {
-    const deployments = await deploymentsFor(row.target, row.environment).catch(() => []);
-    const approvers = deployments[0] ? policyOf(deployments[0]).approverRoles : (['admin'] as Role[]);
-    if (!approvers.some((r) => hasRole(who.role, r))) {
+  async function checkDecide(who: Principal, row: RequestRow, doing: 'approving' | 'denying'): Promise<void> {
+    const [approvers] = await approversOf([row]);
+    if (!mayDecide(who.role, approvers!)) {
       throw new NotAllowedError(
-        `${who.name} is a ${who.role}; ${doing} access to ${row.environment} needs the role ${approvers.join(' or ')} (access.approverRoles in msp.yaml).`,
+        `${who.name} is a ${who.role}; ${doing} access to ${row.environment} needs the role ${approvers!.join(' or ')} (access.approverRoles in msp.yaml).`,
       );
     }
   }

@@ -3,9 +3,10 @@
  * the API would accept the action from this user. It mirrors the access module's role rule (access/policy.ts):
  * a viewer reads only; an operator and an admin may run every operation (in a restricted environment the
  * API also asks for an active grant, and the page shows its refusal). Access requests (access/service.ts):
- * an operator or admin asks for access and may revoke a grant; approving and denying is for the approver
- * role, admin (an environment's `access.approverRoles` may widen it: the CLI then serves the others), and
- * never on one's own request (the page offers no button there). An unknown role may do nothing.
+ * an operator or admin asks for access and may revoke a grant; approving and denying is for the roles an
+ * environment's `access.approverRoles` names (admin unless msp.yaml widens it to operator), never on one's
+ * own request: an operator holds the capability, and the Access page shows the buttons per request by the
+ * API's own rule (`mayDecide` in access/policy.ts). An unknown role may do nothing.
  */
 const ACCESS_ACTIONS = ['request-access', 'approve', 'deny', 'revoke'] as const;
 const OPERATIONS = [
@@ -32,7 +33,7 @@ export type Action = (typeof ACTIONS)[number];
 
 const BY_ROLE: Readonly<Record<string, readonly Action[]>> = {
   admin: ACTIONS,
-  operator: [...OPERATIONS, 'request-access', 'revoke'],
+  operator: [...OPERATIONS, 'request-access', 'approve', 'deny', 'revoke'],
   viewer: [],
 };
 

@@ -11,6 +11,7 @@ import { safeBack } from './index.js';
 import { chartOf } from './pages/signals.js';
 import { instanceSection } from './pages/instance.js';
 import { fleetPage } from './pages/fleets.js';
+import { accessPage } from './pages/access.js';
 import type { Session } from './capabilities.js';
 
 function recordingApi(status = 202): { api: UserApi; calls: string[] } {
@@ -36,10 +37,11 @@ describe('dashboard rules', () => {
     assert.deepEqual(capabilitiesOf('viewer'), []);
     assert.deepEqual(capabilitiesOf('toString'), []);
     assert.ok(capabilitiesOf('operator').includes('restore'));
-    // Access (access/policy.ts, service.ts): approving and denying is the approver role's (admin).
+    // Access (access/policy.ts, service.ts): an operator may approve and deny where approverRoles names
+    // operators; the Access page decides per request (the test below).
     assert.ok(capabilitiesOf('operator').includes('request-access'));
-    assert.ok(!capabilitiesOf('operator').includes('approve'));
-    assert.ok(!capabilitiesOf('operator').includes('deny'));
+    assert.ok(capabilitiesOf('operator').includes('approve'));
+    assert.ok(capabilitiesOf('operator').includes('deny'));
     // Alerts, instances and fleets: every write is an operator's (access/policy.ts roleNeeded).
     for (const a of [
       'ack',
@@ -208,5 +210,46 @@ describe('dashboard rules', () => {
     assert.match(fleet, /action="\/ui\/act\/fleet-pause"/);
     assert.match(fleet, /href="\/ui\/fleets\/fl-1\/report"/);
     assert.doesNotMatch(await text((await fleetPage(reader, as('viewer'), 'fl-1')).body), /<form/);
+  });
+
+  test("Access page: approve and deny only where the environment's approverRoles name the viewer's role, never on one's own", async () => {
+    const request = (id: string, requester: string, environment: string, approverRoles: string[]) => ({
+      id,
+      requester,
+      target: 'shop',
+      environment,
+      role: 'operate',
+      durationSeconds: 3600,
+      reason: 'r',
+      breakGlass: false,
+      status: 'pending',
+      createdAt: new Date().toISOString(),
+      decidedBy: null,
+      endsAt: null,
+      approverRoles,
+    });
+    const bodies: Record<string, unknown> = {
+      '/access/requests': {
+        requests: [
+          request('rq-ops', 'carol', 'staging', ['operator', 'admin']),
+          request('rq-adm', 'carol', 'prod', ['admin']),
+          request('rq-own', 'olga', 'staging', ['operator', 'admin']),
+        ],
+      },
+      '/whoami': { name: 'olga', role: 'operator', kind: 'user' },
+    };
+    const reader: UserApi = {
+      ...recordingApi().api,
+      read: <T>(path: string) => Promise.resolve(bodies[path] as T),
+    };
+    const page = async (name: string, role: string) => {
+      const session: Session = { name, role, can: new Set(capabilitiesOf(role)) };
+      const out = String(await (await accessPage(reader, session)).body);
+      // The ids of the requests with an Approve button (each action form carries the request's id).
+      return [...out.matchAll(/action="\/ui\/act\/approve"[^]*?name="id" value="([^"]+)"/g)].map((m) => m[1]);
+    };
+    assert.deepEqual(await page('olga', 'operator'), ['rq-ops']);
+    assert.deepEqual(await page('ada', 'admin'), ['rq-ops', 'rq-adm', 'rq-own']);
+    assert.deepEqual(await page('vic', 'viewer'), []);
   });
 });

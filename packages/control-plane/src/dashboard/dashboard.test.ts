@@ -10,7 +10,7 @@
  * 1280 px and at phone width (docs/dashboard/).
  */
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -34,7 +34,7 @@ import {
   type FixtureRepo,
 } from '../testing/fixture-repo.js';
 import { localTargetOf } from '../testing/local-target.js';
-import { findChromium } from './browser.js';
+import { apiAs, findChromium, shoot as shootPage, signIn as signInAs } from './browser.js';
 import { createDashboardModule, SESSION_COOKIE } from './index.js';
 
 const chromiumPath = await findChromium((line) => console.log(line));
@@ -50,36 +50,9 @@ describe('dashboard in a browser', { skip }, () => {
   const offsite: string[] = [];
   const errors: string[] = [];
 
-  const api = async (path: string, body?: unknown) => {
-    const res = await fetch(`${cp.url}/api/v1${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-  };
-  const shoot = async (p: Page, name: string) => {
-    if (!shots) return;
-    await mkdir(shots, { recursive: true });
-    for (const [width, suffix] of [
-      [1280, 'desktop'],
-      [390, 'phone'],
-    ] as const) {
-      await p.setViewportSize({ width, height: width === 1280 ? 800 : 844 });
-      await p.waitForTimeout(300);
-      await p.screenshot({ path: join(shots, `${name}-${suffix}.png`), fullPage: true });
-    }
-    await p.setViewportSize({ width: 1280, height: 800 });
-  };
-  const signIn = async (ctx: BrowserContext, token: string) => {
-    const p = await ctx.newPage();
-    await p.goto(`${cp.url}/`);
-    await p.waitForURL(/\/ui\/sign-in$/);
-    await p.getByLabel('Token').fill(token);
-    await p.getByRole('button', { name: 'Sign in' }).click();
-    await p.waitForURL(`${cp.url}/`);
-    return p;
-  };
+  const api = (path: string, body?: unknown) => apiAs(cp, cp.adminToken)(path, body);
+  const shoot = (p: Page, name: string) => shootPage(p, shots, name);
+  const signIn = (ctx: BrowserContext, token: string) => signInAs(ctx, cp.url, token);
 
   before(async () => {
     repo = await createFixtureRepo({ name: 'dashboard', envs: ['dev', 'prod'], rollout: true });
@@ -387,10 +360,10 @@ describe('dashboard in a browser', { skip }, () => {
         .waitFor();
       const grants = await api('/access/requests?status=approved');
       assert.deepEqual(
-        (grants.body.requests as Array<{ requester: string; environment: string }>).map(
-          (r) => `${r.requester}@${r.environment}`,
-        ),
-        ['alice@prod'],
+        (
+          grants.body.requests as Array<{ requester: string; environment: string; approverRoles: string[] }>
+        ).map((r) => `${r.requester}@${r.environment} by ${r.approverRoles.join('|')}`),
+        ['alice@prod by admin'],
       );
       // Revoke asks first, naming the target; the grant ends.
       const asked: string[] = [];

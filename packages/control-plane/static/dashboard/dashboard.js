@@ -38,13 +38,22 @@ function confirmations() {
     question = question
       .replace('{to}', to ? to.value : '')
       .replace('{where}', into && into.value ? 'into a clone named ' + into.value : 'in place');
+    const field = form.querySelector('input[name="confirm"]');
+    // A target may name the version picked in the form (an upgrade: `env/id@{to}`).
+    const target = (form.dataset.target || 'yes').replace('{to}', to ? to.value : '');
+    // A restore in place is typed out: the answer goes to the server as is, which refuses anything but
+    // the target's name.
+    if (form.dataset.confirmTyped === 'in-place' && !(into && into.value)) {
+      const answer = window.prompt(question + '\nType ' + target + ' to confirm.');
+      if (answer === null) event.preventDefault();
+      else if (field) field.value = answer.trim();
+      return;
+    }
     if (!window.confirm(question)) {
       event.preventDefault();
       return;
     }
-    const field = form.querySelector('input[name="confirm"]');
-    // A target may name the version picked in the form (an upgrade: `env/id@{to}`).
-    if (field) field.value = (form.dataset.target || 'yes').replace('{to}', to ? to.value : '');
+    if (field) field.value = target;
   });
 }
 
@@ -60,19 +69,24 @@ function timeline() {
   const from = d.window ? Date.parse(d.window.from) / 1000 : null;
   const to = d.window ? Date.parse(d.window.to) / 1000 : null;
   const times = d.backups.map((b) => Date.parse(b.at) / 1000);
+  // The times recent restores went back to (a marker each).
+  const restored = (d.restores || []).map((r) => Date.parse(r.to) / 1000);
   const now = Date.now() / 1000;
-  let lo = Math.min(...times, from ?? now);
-  let hi = Math.max(...times, to ?? now);
+  let lo = Math.min(...times, ...restored, from ?? now);
+  let hi = Math.max(...times, ...restored, to ?? now);
   const pad = Math.max(60, (hi - lo) * 0.1);
   lo -= pad;
   hi += pad;
   // One x per backup, plus the window's edges: the window series is 1 inside, null outside.
-  const xs = [...new Set([lo, ...times, ...(from !== null ? [from, to] : []), hi])].sort((a, b) => a - b);
+  const xs = [...new Set([lo, ...times, ...restored, ...(from !== null ? [from, to] : []), hi])].sort(
+    (a, b) => a - b,
+  );
   const inWindow = xs.map((x) => (from !== null && x >= from && x <= to ? 1 : null));
   const sizes = xs.map((x) => {
     const b = d.backups.find((y) => Date.parse(y.at) / 1000 === x);
     return b ? b.mib : null;
   });
+  const restores = xs.map((x) => (restored.includes(x) ? 0.5 : null));
   const pick = (seconds) => {
     const iso = new Date(Math.round(seconds) * 1000).toISOString().replace('.000Z', 'Z');
     if (input) input.value = iso;
@@ -102,12 +116,22 @@ function timeline() {
           width: 0,
           points: { show: true, size: 9 },
         },
+        {
+          label: 'restored to',
+          scale: 'w',
+          stroke: '#cf222e',
+          width: 0,
+          points: { show: true, size: 11, fill: '#cf222e' },
+        },
       ],
       cursor: { drag: { x: false, y: false } },
     },
-    [xs, inWindow, sizes],
+    [xs, inWindow, sizes, restores],
     holder,
   );
+  // The time range drawn, in unix seconds (the x scale spans the plot area exactly).
+  holder.dataset.xMin = String(lo);
+  holder.dataset.xMax = String(hi);
   plot.over.addEventListener('click', (event) => {
     const rect = plot.over.getBoundingClientRect();
     const seconds = plot.posToVal(event.clientX - rect.left, 'x');

@@ -4,8 +4,8 @@
  * the API decides (an approver cannot approve their own request), and its refusal is the page's error.
  */
 import { html } from 'hono/html';
-import type { RequestRow } from '../../access/store.js';
-import type { WhoAmI } from '../../access/schemas.js';
+import type { RequestView, WhoAmI } from '../../access/schemas.js';
+import { mayDecide } from '../../access/policy.js';
 import type { Session } from '../capabilities.js';
 import type { UserApi } from '../client.js';
 import { actionForm, badge, time, type Html } from '../layout.js';
@@ -18,14 +18,16 @@ function duration(seconds: number): string {
   return `${seconds} s`;
 }
 
-function decisions(session: Session, r: RequestRow): Html {
+function decisions(session: Session, r: RequestView): Html {
   const fields = { id: r.id, requester: r.requester, target: r.target, environment: r.environment };
   const what = `${r.requester}'s ${r.role} access to ${r.target} in ${r.environment}`;
   const mine = r.requester === session.name;
+  // The API's rule (access/policy.ts): one of the environment's approver roles, never one's own request.
+  const decides = !mine && mayDecide(session.role, r.approverRoles ?? ['admin']);
   if (r.status === 'pending') {
-    return html`${mine ? '' : actionForm(session, 'approve', 'Approve', fields, { back: BACK })}
+    return html`${decides ? actionForm(session, 'approve', 'Approve', fields, { back: BACK }) : ''}
     ${
-      mine
+      !decides
         ? ''
         : actionForm(session, 'deny', 'Deny…', fields, {
             back: BACK,
@@ -46,7 +48,7 @@ function decisions(session: Session, r: RequestRow): Html {
   return html``;
 }
 
-function table(session: Session, rows: RequestRow[], empty: string): Html {
+function table(session: Session, rows: RequestView[], empty: string): Html {
   return html`<div class="table-wrap">
     <table>
       <thead>
@@ -130,7 +132,7 @@ function requestForm(session: Session, who: WhoAmI): Html {
 
 export async function accessPage(api: UserApi, session: Session): Promise<{ title: string; body: Html }> {
   const [{ requests }, who] = await Promise.all([
-    api.read<{ requests: RequestRow[] }>('/access/requests'),
+    api.read<{ requests: RequestView[] }>('/access/requests'),
     api.read<WhoAmI>('/whoami'),
   ]);
   const now = Date.now();

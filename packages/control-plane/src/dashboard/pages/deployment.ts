@@ -1,7 +1,7 @@
 /**
  * A deployment (a service's environment or a managed instance): health, release, instances, its recent
- * operations, and its backups with the recoverable window drawn as a timeline; a time picked on it (or
- * typed) is the restore target.
+ * operations, and its backups with the recoverable window drawn as a timeline (with the times its recent
+ * restores went back to); a time picked on it (or typed) is the restore target.
  */
 import { html } from 'hono/html';
 import type { Operation, RecoverableWindow } from '@msp/core';
@@ -43,6 +43,7 @@ function restoreForm(session: Session, key: string, view: BackupsView, back: str
     action="/ui/act/restore"
     data-confirm="Restore ${key} to {to} {where}? This cannot be undone in place."
     data-target="${key}"
+    data-confirm-typed="in-place"
   >
     <input type="hidden" name="deployment" value="${key}" />
     <input type="hidden" name="back" value="${back}" />
@@ -91,7 +92,24 @@ function sizes(bases: BackupRow[]) {
   };
 }
 
-function backupsSection(session: Session, key: string, view: BackupsView | null, back: string): Html {
+/** The times this deployment's succeeded restores (among `ops`) brought it back to, for the timeline. */
+function restoresOf(key: string, ops: Operation[]): Array<{ to: string; into: string | null }> {
+  return ops.flatMap((o) => {
+    const input = o.input as { target?: { kind?: string; time?: string }; into?: string } | undefined;
+    const to = input?.target?.kind === 'time' ? input.target.time : undefined;
+    return o.kind === 'restore' && o.status === 'succeeded' && o.deploymentKey === key && to
+      ? [{ to, into: input?.into ?? null }]
+      : [];
+  });
+}
+
+function backupsSection(
+  session: Session,
+  key: string,
+  view: BackupsView | null,
+  ops: Operation[],
+  back: string,
+): Html {
   if (!view)
     return html`<p class="muted">This deployment has no backups API answer (no database or volumes).</p>`;
   const bases = view.backups.filter((b) => b.type === 'base' && b.status === 'succeeded' && b.finishedAt);
@@ -101,6 +119,7 @@ function backupsSection(session: Session, key: string, view: BackupsView | null,
       at: b.finishedAt,
       mib: Math.round(((b.storedBytes ?? 0) / 1048576) * 100) / 100,
     })),
+    restores: restoresOf(key, ops),
   };
   return html`<p>
       Recoverable window:
@@ -278,6 +297,12 @@ export async function deploymentPage(
     </section>
     ${signals}
     <h2>Backups and restore</h2>
-    ${backupsSection(session, key, backups.status === 200 ? backups.body : null, back)}`;
+    ${backupsSection(
+      session,
+      key,
+      backups.status === 200 ? backups.body : null,
+      ops.status === 200 ? ops.body.operations : [],
+      back,
+    )}`;
   return { title: key, body, charts: true };
 }

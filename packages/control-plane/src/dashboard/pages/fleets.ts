@@ -71,7 +71,7 @@ function ring(members: FleetMember[]): Html {
       <thead>
         <tr>
           <th scope="col">Instance</th>
-          <th scope="col">Customer</th>
+          <th scope="col" class="hide-narrow">Customer</th>
           <th scope="col">From → to</th>
           <th scope="col">State</th>
           <th scope="col" class="hide-narrow">Why</th>
@@ -81,9 +81,9 @@ function ring(members: FleetMember[]): Html {
       <tbody>
         ${members.map(
           (m) =>
-            html`<tr data-member="${m.key}">
+            html`<tr data-member="${m.key}" data-state="${m.state}">
               <td><a href="${deploymentHref(m.key)}">${m.key}</a> <small>${m.type}</small></td>
-              <td>${m.customer}</td>
+              <td class="hide-narrow">${m.customer}</td>
               <td>${m.from} → ${m.to}</td>
               <td>${badge(m.state)}</td>
               <td class="hide-narrow">${m.reason ?? ''}</td>
@@ -110,6 +110,7 @@ export async function fleetPage(
     <section
       id="live"
       data-stream-fleets
+      data-fleet-status="${f.status}"
       hx-get="${back}"
       hx-select="#live"
       hx-target="this"
