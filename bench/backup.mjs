@@ -12,6 +12,7 @@
 import { execSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -47,6 +48,19 @@ if (!existsSync(`${BIN}/postgres`) || !existsSync('/usr/bin/pgbackrest')) {
   spawnSync('pg_ctlcluster', ['15', 'main', 'stop']);
 }
 const conn = { host: '127.0.0.1', port: PORT, user: 'postgres', database: 'postgres' };
+/** A port nothing listens on now (the restored clusters', chosen per run: tests may hold fixed ones). */
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+const MSP_PORT = await freePort();
+let BR_PORT = await freePort();
+while (BR_PORT === MSP_PORT) BR_PORT = await freePort();
 const q = async (text, c = conn) => {
   const client = new pg.Client(c);
   await client.connect();
@@ -257,7 +271,7 @@ const tMspRestore = await time(async () => {
       fromWal: m.startWal,
     });
   });
-  mspRows = await startAndWait(`${ROOT}/msp-restore`, PORT + 1);
+  mspRows = await startAndWait(`${ROOT}/msp-restore`, MSP_PORT);
 });
 log(`msp restore ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s), marker rows ${mspRows}`);
 sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
@@ -272,7 +286,7 @@ const tBrRestore = await time(async () => {
       `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
     );
   });
-  brRows = await startAndWait(`${ROOT}/br-restore`, PORT + 2);
+  brRows = await startAndWait(`${ROOT}/br-restore`, BR_PORT);
 });
 log(`pgbackrest restore ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s), marker rows ${brRows}`);
 
@@ -285,8 +299,8 @@ const runAsPg = (cmd) =>
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
   });
 for (const [d, port] of [
-  ['msp-restore', PORT + 1],
-  ['br-restore', PORT + 2],
+  ['msp-restore', MSP_PORT],
+  ['br-restore', BR_PORT],
 ]) {
   asPg(
     `${BIN}/pg_ctl start -D ${ROOT}/${d} -o '-p ${port} -c archive_mode=off' -l ${ROOT}/${d}.log -w >/dev/null`,
@@ -294,7 +308,7 @@ for (const [d, port] of [
 }
 log(`pgbench writes on both restored clusters for ${DELTA_WRITE_SECONDS} s`);
 await Promise.all(
-  [PORT + 1, PORT + 2].map((port) =>
+  [MSP_PORT, BR_PORT].map((port) =>
     runAsPg(`${BIN}/pgbench -h /tmp -p ${port} -c 2 -T ${DELTA_WRITE_SECONDS} -N postgres >/dev/null 2>&1`),
   ),
 );
@@ -318,7 +332,7 @@ const tMspDelta = await time(async () => {
     owner: pgUser,
     fromWal: m.startWal,
   });
-  mspDeltaRows = await startAndWait(`${ROOT}/msp-restore`, PORT + 1);
+  mspDeltaRows = await startAndWait(`${ROOT}/msp-restore`, MSP_PORT);
 });
 log(`msp delta restore ${tMspDelta.toFixed(1)} s, ${JSON.stringify(mspDelta)}, marker rows ${mspDeltaRows}`);
 sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
@@ -327,7 +341,7 @@ const tBrDelta = await time(async () => {
   asPg(
     `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --delta --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
   );
-  brDeltaRows = await startAndWait(`${ROOT}/br-restore`, PORT + 2);
+  brDeltaRows = await startAndWait(`${ROOT}/br-restore`, BR_PORT);
 });
 log(`pgbackrest delta restore ${tBrDelta.toFixed(1)} s, marker rows ${brDeltaRows}`);
 
