@@ -49,11 +49,12 @@ interface ReadBackOptions {
   /** Delta restore: per file path, the indexes of the chunks to restore (files absent: none). */
   only?: Map<string, number[]>;
   /**
-   * Delta restore in one pass (manifests with chunk digests): every chunk is first compared with the
-   * bytes at its place in the target and written only when they differ; counted here. `touched` names
-   * the files already changed (created or cut to size), which are flushed whatever their chunks did.
+   * Delta restore in one pass (manifests with chunk digests): every chunk is compared with the bytes at
+   * its place in the target and written only when they differ; counted here. `touched` names the files
+   * already changed (created or cut to size), which are flushed whatever their chunks did;
+   * `changedSinceBackup` those modified after the backup started, compared byte for byte.
    */
-  delta?: { summary: DeltaSummary; touched: Set<string> };
+  delta?: { summary: DeltaSummary; touched: Set<string>; changedSinceBackup: Set<string> };
   /** Stored chunks read ahead of the workers. */
   parallel: number;
 }
@@ -137,7 +138,13 @@ async function readBack(
 
   const runChunked = async (t: Task & { chunk: number }) => {
     const [, , rawLength, sha256, , storedSha256] = t.file.chunks[t.chunk]!;
-    const compareFirst = o.delta !== undefined;
+    // A file written since the backup most likely differs in most chunks: compare those byte for byte
+    // after decompressing (no hash at all); other files by the raw digest first (no decompression).
+    const compare = !o.delta
+      ? undefined
+      : o.delta.changedSinceBackup.has(t.file.path)
+        ? ({ by: 'bytes' } as const)
+        : ({ by: 'hash', sha256: sha256 ?? '' } as const);
     let data: Buffer;
     try {
       data = await readChunk(t.file, t.chunk);
@@ -152,8 +159,8 @@ async function readBack(
       // A restore checks the stored bytes where the manifest has their digest (see BackupFileEntry);
       // verify checks the raw bytes too.
       ...(storedSha256 !== undefined ? { storedSha256 } : {}),
-      ...(storedSha256 === undefined || !o.targetDir || compareFirst ? { sha256 } : {}),
-      ...(compareFirst ? { compareFirst } : {}),
+      ...(storedSha256 === undefined || !o.targetDir ? { sha256 } : {}),
+      ...(compare ? { compare } : {}),
       target: targetOf(t.file),
       rawOffset: t.offsets[t.chunk]!,
     });
@@ -312,7 +319,9 @@ export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Prom
   // With chunk digests a delta restore compares and rewrites each chunk in one pass (reading the target
   // overlaps decompressing what differs); older manifests compare whole files first, then restore.
   const onePass =
-    delta && manifest.fileDigest === 'chunks' ? { summary, touched: new Set<string>() } : undefined;
+    delta && manifest.fileDigest === 'chunks'
+      ? { summary, touched: new Set<string>(), changedSinceBackup: new Set<string>() }
+      : undefined;
   try {
     let only: Map<string, number[]> | undefined;
     if (delta) {
@@ -331,10 +340,11 @@ export async function restoreBaseBackup(options: RestoreBaseBackupOptions): Prom
     for (const f of manifest.files) {
       if (onePass) {
         const path = join(targetDir, f.path);
-        const size = await stat(path).then(
-          (s) => (s.isFile() ? s.size : -1),
-          () => -1,
+        const { size, mtimeMs } = await stat(path).then(
+          (s) => (s.isFile() ? s : { size: -1, mtimeMs: 0 }),
+          () => ({ size: -1, mtimeMs: 0 }),
         );
+        if (mtimeMs >= Date.parse(manifest.startTime)) onePass.changedSinceBackup.add(f.path);
         if (size !== f.size) {
           if (size === -1) await rm(path, { recursive: true, force: true });
           const h = await open(path, 'a', 0o600);

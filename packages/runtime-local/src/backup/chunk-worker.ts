@@ -18,8 +18,12 @@ export type ChunkJob =
       sha256?: string;
       /** sha256 of the stored (compressed) chunk, checked before it is decompressed (newer manifests). */
       storedSha256?: string;
-      /** Delta restore: leave the target alone when its bytes at this place already have `sha256`. */
-      compareFirst?: boolean;
+      /**
+       * Delta restore: leave the target alone when it holds these bytes already, judged by the raw
+       * chunk's sha256 before anything is decompressed ('hash': cheap when most chunks are unchanged), or
+       * byte for byte against the decompressed chunk ('bytes': no hashing at all when most changed).
+       */
+      compare?: { by: 'hash'; sha256: string } | { by: 'bytes' };
       /** A whole-file digest being built (older manifests): chunks of one file come in order. */
       fileKey?: string;
       /** Absolute path to write to (restore); absent for verify. */
@@ -44,7 +48,7 @@ export interface ChunkReply {
   size?: number;
   /** compare: indexes of the chunks that differ (all of them when the file is missing or wrong size). */
   differ?: number[];
-  /** chunk with compareFirst: the target held these bytes already; nothing was written. */
+  /** chunk with compare: the target held these bytes already; nothing was written. */
   same?: boolean;
 }
 
@@ -58,8 +62,11 @@ function handle(job: ChunkJob): ChunkReply {
   }
   if (job.op === 'compare') return compare(job);
 
-  if (job.compareFirst && job.target !== undefined && job.sha256 !== undefined) {
-    if (holds(job.target, job.rawOffset, job.rawLength, job.sha256)) return { id: job.id, same: true };
+  if (job.compare?.by === 'hash' && job.target !== undefined) {
+    const old = readRange(job.target, job.rawOffset, job.rawLength);
+    if (old && createHash('sha256').update(old).digest('hex') === job.compare.sha256) {
+      return { id: job.id, same: true };
+    }
   }
   if (
     job.storedSha256 !== undefined &&
@@ -79,6 +86,9 @@ function handle(job: ChunkJob): ChunkReply {
   if (job.sha256 !== undefined && createHash('sha256').update(raw).digest('hex') !== job.sha256) {
     return { id: job.id, error: 'its sha256 does not match the manifest' };
   }
+  if (job.compare?.by === 'bytes' && job.target !== undefined) {
+    if (readRange(job.target, job.rawOffset, job.rawLength)?.equals(raw)) return { id: job.id, same: true };
+  }
   if (job.fileKey !== undefined) {
     let f = files.get(job.fileKey);
     if (!f) files.set(job.fileKey, (f = { hash: createHash('sha256'), size: 0 }));
@@ -97,23 +107,23 @@ function handle(job: ChunkJob): ChunkReply {
   return { id: job.id };
 }
 
-/** Whether `path` holds bytes with this sha256 at [offset, offset + length). */
-function holds(path: string, offset: number, length: number, sha256: string): boolean {
+/** The bytes of `path` at [offset, offset + length); undefined when it is missing or shorter. */
+function readRange(path: string, offset: number, length: number): Buffer | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
   } catch {
-    return false;
+    return undefined;
   }
   try {
     const buffer = Buffer.allocUnsafe(length);
     let done = 0;
     while (done < length) {
       const n = readSync(fd, buffer, done, length - done, offset + done);
-      if (n === 0) return false;
+      if (n === 0) return undefined;
       done += n;
     }
-    return createHash('sha256').update(buffer).digest('hex') === sha256;
+    return buffer;
   } finally {
     closeSync(fd);
   }
