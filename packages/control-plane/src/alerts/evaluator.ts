@@ -43,6 +43,7 @@ const SIGNAL_OF: Record<string, SignalName> = {
   'cloudsql-lock-time-spike': 'db_lock_wait_seconds',
   'backup-base-age': 'backup_age_seconds',
   'backup-wal-age': 'wal_age_seconds',
+  'backup-wal-stream-lag': 'wal_slot_lag_bytes',
 };
 
 /** The sampled points of the last minutes, by deployment and signal (what the engine evaluates). */
@@ -76,7 +77,9 @@ const fmt = (v: number | null | undefined, unit: string) =>
       ? v.toFixed(3)
       : unit === 'seconds'
         ? `${v.toFixed(1)} s`
-        : String(Math.round(v * 100) / 100);
+        : unit === 'bytes'
+          ? `${(v / 1024 / 1024).toFixed(1)} MiB`
+          : String(Math.round(v * 100) / 100);
 
 export interface EvaluatorDeps {
   store: StateStore;

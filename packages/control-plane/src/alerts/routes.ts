@@ -24,7 +24,12 @@ export interface AlertRouteDeps {
 
 /** Every policy id a silence may name: the catalog's, backup health's, and each deployment's own. */
 async function knownPolicies(store: StateStore): Promise<Set<string>> {
-  const ids = new Set([...STANDARD_ALERT_POLICIES.map((p) => p.id), 'backup-base-age', 'backup-wal-age']);
+  const ids = new Set([
+    ...STANDARD_ALERT_POLICIES.map((p) => p.id),
+    'backup-base-age',
+    'backup-wal-age',
+    'backup-wal-stream-lag',
+  ]);
   for (const row of await store.listDeployments()) for (const p of policiesOf(row)) ids.add(p.id);
   return ids;
 }

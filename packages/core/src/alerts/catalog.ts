@@ -15,7 +15,7 @@ export type AlertComparison = 'above' | 'below';
 /** How samples inside the window are reduced to one value. */
 export type AlertAggregation = 'p99' | 'max' | 'mean' | 'sum' | 'count' | 'fraction';
 
-export type AlertUnit = 'ratio' | 'seconds' | 'count' | 'requests';
+export type AlertUnit = 'ratio' | 'seconds' | 'count' | 'requests' | 'bytes';
 
 /** A threshold known up front, or one computed from the service environment. */
 export type ThresholdRule =
