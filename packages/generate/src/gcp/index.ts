@@ -312,7 +312,9 @@ function cloudRunStack(m: DeploymentModel, options: GcpOptions, release: string)
         settings: {
           tier: `db-custom-${pg.cpu}-${pg.memoryGB * 1024}`,
           edition: 'ENTERPRISE',
-          availability_type: pg.highAvailability ? 'REGIONAL' : 'ZONAL',
+          // synchronousWal: Cloud SQL's regional (HA) instance writes every commit to the standby
+          // zone's disk before it returns, the zero-loss guarantee the local receiver gives.
+          availability_type: pg.highAvailability || pg.synchronousWal ? 'REGIONAL' : 'ZONAL',
           disk_autoresize: true,
           database_flags: [
             { name: 'cloudsql.iam_authentication', value: 'on' },

@@ -59,10 +59,17 @@ export function database(m: DeploymentModel, options: KubernetesOptions = {}): M
     metadata: meta(m, db),
     spec: {
       description: `PostgreSQL of ${m.deployment.key}`,
-      instances: pg.highAvailability ? 3 : 1,
+      // synchronousWal (locally: commits wait for MSP's WAL receiver) becomes a synchronous standby of
+      // the cluster's own: commits wait until a second instance has them, so at least two instances.
+      instances: pg.highAvailability ? 3 : pg.synchronousWal ? 2 : 1,
       imageName: `ghcr.io/cloudnative-pg/postgresql:${major}`,
       enableSuperuserAccess: false,
-      postgresql: { parameters: { max_connections: String(pg.maxConnections) } },
+      postgresql: {
+        parameters: { max_connections: String(pg.maxConnections) },
+        ...(pg.synchronousWal
+          ? { synchronous: { method: 'any', number: 1, dataDurability: 'required' } }
+          : {}),
+      },
       resources: {
         requests: { cpu: String(pg.cpu), memory: `${pg.memoryGB}Gi` },
         limits: { cpu: String(pg.cpu), memory: `${pg.memoryGB}Gi` },

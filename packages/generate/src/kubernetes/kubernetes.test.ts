@@ -143,6 +143,16 @@ void test('golden diff: one field of a service.yaml changes exactly the files it
       'kubernetes/prod/releaseregistry/prometheusrule.yaml',
     ],
   );
+  // Synchronous WAL: the database cluster gets a synchronous standby (a second instance).
+  assert.deepEqual(
+    await changedBy(
+      'services/releaseregistry/service.yaml',
+      '        maxConnections: 100\n',
+      '        maxConnections: 100\n        synchronousWal: true\n',
+      ['prod'],
+    ),
+    ['kubernetes/prod/releaseregistry/cnpg-cluster.yaml'],
+  );
   // An instance's version: that instance's pinned release only.
   assert.deepEqual(
     await changedBy(
@@ -243,4 +253,44 @@ void test('Redis on kubernetes is refused naming the field, not silently left ou
     () => generate(repo, { target: 'kubernetes' }),
     /services\/releaseregistry\/service\.yaml: environments\[prod\]\.resources\.redis: the kubernetes target cannot express this/,
   );
+});
+
+void test('synchronousWal: a synchronous standby on kubernetes, a regional instance on gcp', async (t) => {
+  const dir = await examplePlatform('kubernetes', ['prod']);
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await edit(
+    dir,
+    'services/releaseregistry/service.yaml',
+    '        maxConnections: 100\n',
+    '        maxConnections: 100\n        synchronousWal: true\n',
+  );
+  const file = generate(await load(dir), { target: 'kubernetes' }).files.find(
+    (f) => f.path === 'kubernetes/prod/releaseregistry/cnpg-cluster.yaml',
+  )!;
+  const [cluster] = documentsOf(file.content) as {
+    spec: { instances: number; postgresql: { synchronous?: unknown } };
+  }[];
+  assert.equal(cluster!.spec.instances, 2);
+  assert.deepEqual(cluster!.spec.postgresql.synchronous, {
+    method: 'any',
+    number: 1,
+    dataDurability: 'required',
+  });
+  const gcpDir = await examplePlatform('gcp', ['prod']);
+  t.after(() => rm(gcpDir, { recursive: true, force: true }));
+  const sql = async () =>
+    generate(await load(gcpDir), { target: 'gcp' })
+      .files.filter((f) => f.path.startsWith('gcp/prod/releaseregistry/'))
+      .map((f) => f.content)
+      .join('\n');
+  assert.match(await sql(), /"availability_type": "ZONAL"/);
+  await edit(
+    gcpDir,
+    'services/releaseregistry/service.yaml',
+    '        maxConnections: 100\n',
+    '        maxConnections: 100\n        synchronousWal: true\n',
+  );
+  assert.match(await sql(), /"availability_type": "REGIONAL"/);
+  if (!crdsPresent()) return t.skip(CRDS_MISSING);
+  assert.deepEqual(validateManifest(cluster as unknown as Record<string, unknown>), []);
 });
