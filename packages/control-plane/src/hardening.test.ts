@@ -228,6 +228,29 @@ describe('hardening (issue 9)', () => {
     await succeeded(String(v.body.id));
     const verified = await api(`/backups/${encodeURIComponent(finalBackup)}`);
     assert.equal(verified.body.verifyOk, true, JSON.stringify(verified.body));
+    // Once the old incarnation's last backup is deleted, its archive goes too; the current one stays.
+    const current = String(op.result?.backupId);
+    const all = (await api(`/backups?deployment=${encodeURIComponent(key)}`)).body.backups as {
+      id: string;
+      type: string;
+    }[];
+    const older = all.filter((x) => x.type === 'base' && x.id !== current).map((x) => x.id);
+    assert.ok(older.includes(finalBackup), older.join(', '));
+    for (const id of older) {
+      const gone = await api(`/backups/${encodeURIComponent(id)}`, { method: 'DELETE' });
+      assert.equal(gone.status, 202, JSON.stringify(gone.body));
+      await succeeded(String(gone.body.id));
+      const stays = (await readdir(join(repo.dir, '.msp', 'archive'))).filter((d) =>
+        d.startsWith('releaseregistry--dev'),
+      );
+      // Until the last of them goes, the old archive stays for the others.
+      assert.equal(stays.length, id === older.at(-1) ? 1 : 2, `after deleting ${id}: ${stays.join(', ')}`);
+    }
+    const left = (await readdir(join(repo.dir, '.msp', 'archive'))).filter((d) =>
+      d.startsWith('releaseregistry--dev'),
+    );
+    assert.equal(left.length, 1, left.join(', '));
+    assert.ok(left.includes(archives.find((d) => d !== 'releaseregistry--dev') ?? ''), left.join(', '));
   });
 
   test('#3: "healthy" needs the minimum of running instances, after a control plane restart too', async () => {

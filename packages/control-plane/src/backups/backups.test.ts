@@ -233,6 +233,18 @@ describe('backups and restores', () => {
     const rows = await sql('SELECT count(*)::int AS n FROM incr', 'releaseregistry/incrclone');
     assert.equal(rows[0]!.n, 1000);
     await cp.runtime.databases.stop('releaseregistry/incrclone');
+    // Once nothing reads it and a newer good backup exists, it is deleted with its files.
+    await ok('/backups', { deployment: key });
+    const gone = await api(`/backups/${id}/delete`, { method: 'POST', body: '{}' });
+    assert.equal(gone.status, 202, JSON.stringify(gone.body));
+    const deleted = await cp.engine.waitFor(String(gone.body.id), 60_000);
+    assert.equal(deleted?.status, 'succeeded', deleted?.error ?? '');
+    await assert.rejects(localRepositoryOf(cp, key).get(`base/${id}/manifest.json`));
+    await assert.rejects(localRepositoryOf(cp, key).get(`incarnation/${id}`));
+    const listed = (await api(`/backups?deployment=${encodeURIComponent(key)}`)).body.backups as {
+      id: string;
+    }[];
+    assert.ok(!listed.some((x) => x.id === id));
   });
 
   test('a restore drill restores the latest backup into a scratch cluster and records row counts', async () => {

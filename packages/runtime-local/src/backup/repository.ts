@@ -38,6 +38,8 @@ export interface BackupRepository {
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Deletes every object under `prefix` (a whole backup); leftovers of interrupted writes too. */
   deletePrefix(prefix: string): Promise<void>;
+  /** Deletes one object; nothing happens when it is not there. */
+  delete(name: string): Promise<void>;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
@@ -196,6 +198,9 @@ export function createDirectoryRepository(root: string): BackupRepository {
         );
       }
       await rm(join(base, ...prefix.split('/').filter(Boolean)), { recursive: true, force: true });
+    },
+    async delete(name) {
+      await rm(pathOf(name), { force: true });
     },
   };
   return repo;

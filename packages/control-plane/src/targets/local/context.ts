@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DeploymentSpec } from '@msp/core';
 import type { createArtifactStore } from '@msp/runtime-local';
@@ -134,6 +135,37 @@ export async function archiveOfBackup(
 ): Promise<string> {
   const noted = await repository.get(incarnationObject(backupId)).catch(() => undefined);
   return archiveDirOf(dataDir, key, noted ? noted.toString('utf8') : FIRST);
+}
+
+/**
+ * Removes the WAL archives of the deployment's earlier incarnations that no base backup in `repository`
+ * reads any more (retention or `msp backup delete` took their last one): nothing can restore from them.
+ * The current incarnation's archive always stays. Returns the folders removed.
+ */
+export async function pruneOldArchives(
+  c: Pick<LocalContext, 'store' | 'dataDir'>,
+  key: string,
+  repository: { list(prefix: string): Promise<{ name: string }[]>; get(name: string): Promise<Buffer> },
+): Promise<string[]> {
+  const current = await c.store.getSecret(key, INCARNATION);
+  if (current === undefined) return [];
+  const needed = new Set([current]);
+  for (const o of await repository.list('base/')) {
+    const id = /^base\/([^/]+)\/manifest\.json$/.exec(o.name)?.[1];
+    if (id === undefined) continue;
+    const noted = await repository.get(incarnationObject(id)).catch(() => undefined);
+    needed.add(noted ? noted.toString('utf8') : FIRST);
+  }
+  const slug = slugOf(key);
+  const removed: string[] = [];
+  for (const name of await readdir(c.dataDir.archive).catch(() => [] as string[])) {
+    const incarnation =
+      name === slug ? FIRST : name.startsWith(`${slug}.`) ? name.slice(slug.length + 1) : undefined;
+    if (incarnation === undefined || needed.has(incarnation)) continue;
+    await rm(join(c.dataDir.archive, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
 }
 
 export function deploymentOf(c: LocalContext, key: string): LocalDeployment {

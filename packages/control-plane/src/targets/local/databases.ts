@@ -41,6 +41,7 @@ import {
   archiveOfBackup,
   clusterOf,
   incarnationObject,
+  pruneOldArchives,
   noteBackupIncarnation,
   pathsOf,
   type LocalContext,
@@ -338,7 +339,9 @@ export function createDatabases(c: LocalContext): Databases {
     async deleteBaseBackup(key, id) {
       const repository = repositoryOf(c.dataDir, key);
       await repository.deletePrefix(`base/${id}/`);
-      await repository.deletePrefix(incarnationObject(id));
+      await repository.delete(incarnationObject(id));
+      // The WAL of an earlier incarnation of the cluster goes with the last backup that reads it.
+      await pruneOldArchives(c, key, repository);
     },
     async walArchive(key) {
       return (await listArchivedWal(await archiveOf(c, key)))
