@@ -1,0 +1,190 @@
+/**
+ * Issue 9's findings tried as variants on every route, against one real control plane (all modules): a
+ * NUL byte or a lone surrogate in every path parameter, query parameter and JSON string of every route the
+ * OpenAPI document lists is a 400, never a 5xx; the audit trail still records such a refused call (and
+ * does not lose the other calls written with it).
+ */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-explicit-any -- OpenAPI JSON */
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { findFreePort } from '@msp/runtime-local';
+import { defaultModules } from './modules.js';
+import { startControlPlane, type ControlPlane } from './server.js';
+import { createLocalRuntime } from './targets/local/index.js';
+import { createFixtureRepo, type FixtureRepo } from './testing/fixture-repo.js';
+
+type Schema = Record<string, any>;
+
+/** A request body for `schema` where every string is valid-looking, except the one at `bad` (a path). */
+function sampleOf(
+  doc: Schema,
+  schema: Schema | undefined,
+  bad: string | null,
+  value: string,
+  at = '',
+): unknown {
+  let s = schema ?? {};
+  while (s.$ref)
+    s = (s.$ref as string)
+      .split('/')
+      .slice(1)
+      .reduce((o: Schema, k) => o[k] as Schema, doc);
+  if (s.anyOf || s.oneOf) return sampleOf(doc, (s.anyOf ?? s.oneOf)[0], bad, value, at);
+  if (s.allOf)
+    return Object.assign({}, ...(s.allOf as Schema[]).map((x) => sampleOf(doc, x, bad, value, at)));
+  const type = Array.isArray(s.type) ? (s.type as string[]).find((t) => t !== 'null') : s.type;
+  if (type === 'object' || s.properties) {
+    return Object.fromEntries(
+      Object.entries((s.properties ?? {}) as Record<string, Schema>).map(([k, v]) => [
+        k,
+        sampleOf(doc, v, bad, value, `${at}.${k}`),
+      ]),
+    );
+  }
+  if (type === 'array') return [sampleOf(doc, s.items, bad, value, `${at}[]`)];
+  if (type === 'integer' || type === 'number') return s.minimum ?? 1;
+  if (type === 'boolean') return false;
+  if (at === bad) return s.enum ? `${String(s.enum[0])}${value}` : `releaseregistry${value}`;
+  return s.enum ? s.enum[0] : (s.default ?? 'releaseregistry/dev');
+}
+
+/** The paths of every string (or enum) in `schema`. */
+function stringsOf(doc: Schema, schema: Schema | undefined, at = '', out: string[] = []): string[] {
+  let s = schema ?? {};
+  while (s.$ref)
+    s = (s.$ref as string)
+      .split('/')
+      .slice(1)
+      .reduce((o: Schema, k) => o[k] as Schema, doc);
+  if (s.anyOf || s.oneOf) return stringsOf(doc, (s.anyOf ?? s.oneOf)[0], at, out);
+  if (s.allOf) for (const x of s.allOf as Schema[]) stringsOf(doc, x, at, out);
+  const type = Array.isArray(s.type) ? (s.type as string[]).find((t) => t !== 'null') : s.type;
+  if (type === 'object' || s.properties) {
+    for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, Schema>))
+      stringsOf(doc, v, `${at}.${k}`, out);
+  } else if (type === 'array') stringsOf(doc, s.items, `${at}[]`, out);
+  else if (type === 'string' || s.enum) out.push(at);
+  return out;
+}
+
+describe('hardening variants (issue 9, every route)', () => {
+  let repo: FixtureRepo;
+  let cp: ControlPlane;
+
+  const call = async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${cp.url}${path}`, {
+      method,
+      redirect: 'manual',
+      headers: {
+        authorization: `Bearer ${cp.adminToken}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      ...(body !== undefined ? { body } : {}),
+    });
+    return { status: res.status, text: await res.text() };
+  };
+
+  before(async () => {
+    repo = await createFixtureRepo({ name: 'hardening-audit' });
+    cp = await startControlPlane({
+      repoDir: repo.dir,
+      port: await findFreePort(),
+      createRuntime: async (deps) => createLocalRuntime({ ...deps, proxyPort: await findFreePort() }),
+      modules: defaultModules(),
+      log: () => undefined,
+    });
+  });
+
+  after(async () => {
+    await cp?.stop();
+    if (repo) await rm(repo.dir, { recursive: true, force: true });
+  });
+
+  // A NUL byte is refused (PostgreSQL cannot store it); a lone surrogate is stored as U+FFFD, but must not
+  // break anything either. The NUL walk runs last: its answers are all 400s, the other one's may act.
+  for (const [name, bad, encoded, refused] of [
+    ['a lone surrogate', '\ud800', '%ED%A0%80', (s: number) => s < 500],
+    ['a NUL byte', '\u0000', '%00', (s: number) => s === 400],
+  ] as const) {
+    test(`${name} in any path parameter, query parameter or JSON string of any route is ${name === 'a NUL byte' ? 'a 400' : 'never a 5xx'}`, async () => {
+      const doc = JSON.parse((await call('GET', '/api/v1/openapi.json')).text) as Schema;
+      const wrong: string[] = [];
+      let tried = 0;
+      for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Schema>>)) {
+        for (const [m, op] of Object.entries(ops)) {
+          const method = m.toUpperCase();
+          const params = ((op.parameters ?? []) as Schema[]).map((p) => p);
+          const fill = (badParam?: string) =>
+            `/api/v1${path.replace(/\{(\w+)\}/g, (_, k: string) =>
+              k === badParam
+                ? `x${encoded}`
+                : k === 'key'
+                  ? 'releaseregistry%2Fdev'
+                  : k === 'env'
+                    ? 'dev'
+                    : 'x',
+            )}`;
+          const schema = op.requestBody?.content?.['application/json']?.schema as Schema | undefined;
+          const validBody = schema ? JSON.stringify(sampleOf(doc, schema, null, bad)) : undefined;
+          const attempts: Array<[string, string, string | undefined]> = [
+            ...params
+              .filter((p) => p.in === 'path')
+              .map((p): [string, string, string | undefined] => [
+                `path ${p.name}`,
+                fill(p.name as string),
+                validBody,
+              ]),
+            ...params
+              .filter((p) => p.in === 'query')
+              .map((p): [string, string, string | undefined] => [
+                `query ${p.name}`,
+                `${fill()}?${p.name}=a${encoded}`,
+                validBody,
+              ]),
+            ...(schema ? stringsOf(doc, schema) : []).map((leaf): [string, string, string | undefined] => [
+              `body ${leaf}`,
+              fill(),
+              JSON.stringify(sampleOf(doc, schema, leaf, bad)),
+            ]),
+          ];
+          for (const [what, url, body] of attempts) {
+            tried++;
+            const r = await call(method, url, body);
+            if (!refused(r.status))
+              wrong.push(`${method} ${path} (${what}): ${r.status} ${r.text.slice(0, 160)}`);
+          }
+        }
+      }
+      assert.deepEqual(wrong, [], `${wrong.length} of ${tried} attempts`);
+      assert.ok(tried > 120, `only ${tried} attempts: the OpenAPI walk found too little`);
+    });
+  }
+
+  test('a refused call with a NUL byte is still in the audit trail, and so are the calls written with it', async () => {
+    const marker = `audit-nul-${Date.now()}`;
+    const answers = await Promise.all([
+      call('POST', '/api/v1/deployments/a%00b/deploy', '{}'),
+      call('POST', '/api/v1/backups', JSON.stringify({ deployment: `x\u0000${marker}` })),
+      ...Array.from({ length: 5 }, (_, i) => call('POST', `/api/v1/deployments/${marker}-${i}/stop`, '{}')),
+    ]);
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [400, 400, 404, 404, 404, 404, 404],
+    );
+    const { records } = JSON.parse((await call('GET', '/api/v1/audit?action=api.post&limit=200')).text) as {
+      records: Array<{ target: string | null; data: { status?: number; error?: string } }>;
+    };
+    const targets = records.map((r) => r.target ?? '');
+    assert.ok(
+      targets.some((t) => t.startsWith('/api/v1/deployments/a') && t.endsWith('b/deploy')),
+      `the NUL path is recorded: ${targets.slice(0, 10).join(', ')}`,
+    );
+    for (let i = 0; i < 5; i++) {
+      assert.ok(targets.includes(`/api/v1/deployments/${marker}-${i}/stop`), `call ${i} is recorded`);
+    }
+    const verify = JSON.parse((await call('GET', '/api/v1/audit/verify')).text) as { ok: boolean };
+    assert.equal(verify.ok, true);
+  });
+});
