@@ -2,7 +2,8 @@
  * Issue 9's findings tried as variants on every route, against one real control plane (all modules): a
  * NUL byte or a lone surrogate in every path parameter, query parameter and JSON string of every route the
  * OpenAPI document lists is a 400, never a 5xx; the audit trail still records such a refused call (and
- * does not lose the other calls written with it).
+ * does not lose the other calls written with it); the dashboard's routes answer bad input with a 4xx too
+ * (a NUL in a session cookie, a sign-in token or a page's id) and refuse an oversize form with 413.
  */
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-explicit-any -- OpenAPI JSON */
 import assert from 'node:assert/strict';
@@ -186,5 +187,48 @@ describe('hardening variants (issue 9, every route)', () => {
     }
     const verify = JSON.parse((await call('GET', '/api/v1/audit/verify')).text) as { ok: boolean };
     assert.equal(verify.ok, true);
+  });
+
+  test('the dashboard: a NUL in the cookie or the sign-in token is no session (never a 500)', async () => {
+    const signIn = await call('POST', '/ui/sign-in', 'token=%00', {
+      authorization: '',
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    assert.equal(signIn.status, 401);
+    for (const cookie of ['msp_session=%00', `msp_session=${cp.adminToken}%00`, 'msp_session=a%0Ab']) {
+      const page = await call('GET', '/', undefined, { authorization: '', cookie });
+      assert.equal(page.status, 303, `${cookie}: ${page.status} ${page.text.slice(0, 120)}`);
+      const stream = await call('GET', '/ui/stream', undefined, { authorization: '', cookie });
+      assert.equal(stream.status, 401, `${cookie} on the stream`);
+    }
+  });
+
+  test("the dashboard: a page's bad id is the API's 400, not a 502", async () => {
+    const cookie = `msp_session=${cp.adminToken}`;
+    for (const path of [
+      '/ui/services/%00',
+      '/ui/deployment?key=%00',
+      '/ui/operations/%00',
+      '/ui/fleets/%00',
+      '/ui/fleets/%00/report',
+      '/ui/audit?actor=%00',
+    ]) {
+      const page = await call('GET', path, undefined, { authorization: '', cookie });
+      assert.equal(page.status, 400, `${path}: ${page.status}`);
+      assert.match(page.text, /NUL byte/, path);
+    }
+  });
+
+  test('the dashboard: a form past its limit is a 413 before it is read', async () => {
+    const cookie = `msp_session=${cp.adminToken}`;
+    const big = `token=${'a'.repeat(2 * 1024 * 1024)}`;
+    for (const path of ['/ui/sign-in', '/ui/act/deploy']) {
+      const r = await call('POST', path, big, {
+        authorization: '',
+        cookie,
+        'content-type': 'application/x-www-form-urlencoded',
+      });
+      assert.equal(r.status, 413, `${path}: ${r.status}`);
+    }
   });
 });
