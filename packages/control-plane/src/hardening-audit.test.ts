@@ -7,13 +7,31 @@
  */
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-explicit-any -- OpenAPI JSON */
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { findFreePort } from '@msp/runtime-local';
 import { defaultModules } from './modules.js';
 import { startControlPlane, type ControlPlane } from './server.js';
 import { createLocalRuntime } from './targets/local/index.js';
-import { createFixtureRepo, type FixtureRepo } from './testing/fixture-repo.js';
+import { createFixtureRepo, eventually, type FixtureRepo } from './testing/fixture-repo.js';
+
+/** Whether a TCP connection to host:port is refused (nothing listens there for that address). */
+const refused = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect({ host, port, timeout: 2000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED'));
+  });
 
 type Schema = Record<string, any>;
 
@@ -89,6 +107,31 @@ describe('hardening variants (issue 9, every route)', () => {
 
   before(async () => {
     repo = await createFixtureRepo({ name: 'hardening-audit' });
+    // A service that declares no database and no volumes (issue 9 #11).
+    const plain = join(repo.dir, 'services', 'plain');
+    await mkdir(join(plain, 'code'), { recursive: true });
+    await writeFile(join(plain, 'README.md'), '# Plain\n');
+    await writeFile(
+      join(plain, 'code', 'server.js'),
+      "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST);\n",
+    );
+    await writeFile(
+      join(plain, 'service.yaml'),
+      [
+        'service: { id: plain, owners: [platform], description: A service without a database. }',
+        'build:',
+        '  local:',
+        '    dir: code',
+        "    command: ['node', 'server.js']",
+        'environments:',
+        '  - id: dev',
+        '    projectID: plain-dev',
+        '    category: test',
+        '    deploy: { type: manual }',
+        `    domain: plain.dev.${repo.registryDomain.split('.').slice(2).join('.')}`,
+        '',
+      ].join('\n'),
+    );
     cp = await startControlPlane({
       repoDir: repo.dir,
       port: await findFreePort(),
@@ -187,6 +230,44 @@ describe('hardening variants (issue 9, every route)', () => {
     }
     const verify = JSON.parse((await call('GET', '/api/v1/audit/verify')).text) as { ok: boolean };
     assert.equal(verify.ok, true);
+  });
+
+  test("no listener of MSP answers on this machine's own non-loopback address: instances, API, proxy, PostgreSQL", async (t) => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && !a.internal && a.family === 'IPv4')?.address;
+    if (!external) return t.skip('this machine has no non-loopback IPv4 address');
+    const key = 'releaseregistry/dev';
+    const status = await eventually('the registry to be healthy', 120_000, async () =>
+      (await cp.store.getDeployment(key))?.status === 'healthy' ? cp.runtime.status(key) : undefined,
+    );
+    const ports = {
+      instance: status.instances[0]!.port!,
+      api: Number(new URL(cp.url).port),
+      proxy: Number(new URL(cp.runtime.proxyUrl()!).port),
+      database: status.database!.port,
+    };
+    for (const [what, port] of Object.entries(ports)) {
+      assert.equal(await refused('127.0.0.1', port), false, `${what} answers on loopback`);
+      assert.equal(await refused(external, port), true, `${what} (:${port}) refuses ${external}`);
+    }
+  });
+
+  test('a service without a database: a drill or a restore says so (412) instead of acting on nothing', async () => {
+    await eventually('plain/dev to be known', 30_000, async () =>
+      (await cp.store.getDeployment('plain/dev')) ? true : undefined,
+    );
+    for (const [path, body] of [
+      ['/api/v1/backups/drills', { deployment: 'plain/dev' }],
+      ['/api/v1/restores', { deployment: 'plain/dev', latest: true, into: 'copy' }],
+      ['/api/v1/restores', { deployment: 'plain/dev', latest: true, inPlace: true }],
+      ['/api/v1/backups', { deployment: 'plain/dev' }],
+    ] as const) {
+      const r = await call('POST', path, JSON.stringify(body));
+      assert.equal(r.status, 412, `${path} ${JSON.stringify(body)}: ${r.status} ${r.text.slice(0, 200)}`);
+      assert.match(r.text, /plain\/dev declares no database/);
+    }
+    assert.equal(await cp.store.getDeployment('plain/copy'), undefined, 'no clone of nothing');
   });
 
   test('the dashboard: a NUL in the cookie or the sign-in token is no session (never a 500)', async () => {
