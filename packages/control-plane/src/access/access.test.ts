@@ -1,3 +1,4 @@
+// Over 400 lines: one control plane (with an OIDC issuer) shared by every access and audit case, to keep the suite fast.
 /**
  * People, grants and the audit trail against a real control plane, real PostgreSQL and the real CLI:
  * tokens and roles (401/403), restricted-environment grants for changes and `pg connect` (credentials and

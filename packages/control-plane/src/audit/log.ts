@@ -76,6 +76,27 @@ export function hashOf(r: Omit<AuditRecord, 'hash'>): string {
   return createHash('sha256').update(r.prevHash).update('\n').update(body).digest('hex');
 }
 
+/**
+ * Text as PostgreSQL stores it: a NUL byte (which it rejects, in text and jsonb alike) becomes ␀ and a lone
+ * surrogate (which jsonb rejects) becomes U+FFFD. A refused request with a NUL in its path is recorded,
+ * and cannot fail the group commit of the records written with it.
+ */
+export function storableText(s: string): string {
+  return s
+    .replaceAll('\u0000', '\u2400')
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+function storableData(data: Record<string, unknown> | undefined): Record<string, unknown> {
+  const json = JSON.stringify(data ?? {}, (_key, v: unknown) => {
+    if (typeof v === 'string') return storableText(v);
+    if (v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date))
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [storableText(k), x]));
+    return v;
+  });
+  return JSON.parse(json) as Record<string, unknown>;
+}
+
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : String(v));
 
 function toRecord(r: Record<string, unknown>): AuditRecord {
@@ -125,11 +146,11 @@ function auditLogOver(db: Db): AuditLog {
             seq: (seq += 1),
             // Milliseconds, as JavaScript and the hash see it: the stored value reads back the same.
             at: new Date().toISOString(),
-            actor: entry.actor,
-            action: entry.action,
-            target: entry.target ?? null,
+            actor: storableText(entry.actor),
+            action: storableText(entry.action),
+            target: entry.target == null ? null : storableText(entry.target),
             // Through JSON once, so the hash covers what jsonb stores (no undefined, no Date objects).
-            data: JSON.parse(JSON.stringify(entry.data ?? {})) as Record<string, unknown>,
+            data: storableData(entry.data),
             prevHash,
           };
           prevHash = hashOf(record);

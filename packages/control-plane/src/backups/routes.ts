@@ -52,12 +52,7 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
   routes.openapi(r.create, async (c) => {
     const body = c.req.valid('json');
     const row = await deps.store.requireDeployment(body.deployment);
-    const spec = row.spec as DeploymentSpec;
-    if (!declaresDatabase(spec) && (spec.environment.resources?.volumes ?? []).length === 0) {
-      throw new PreconditionFailedError(
-        `${row.key} declares no database and no volumes (no resources.postgreSQL or resources.volumes in its environment): there is nothing to back up.`,
-      );
-    }
+    refuseWithoutData(row, 'back up');
     const kind = body.kind ?? 'on-demand';
     const op = await enqueueExplained(deps.store, ctx.engine, {
       kind: 'backup',
@@ -74,7 +69,13 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
   ] as const) {
     routes.openapi(route, async (c) => {
       const body = c.req.valid('json');
-      await deps.store.requireDeployment(body.deployment);
+      const row = await deps.store.requireDeployment(body.deployment);
+      // A drill restores the latest base backup and counts its rows: without a database there is none.
+      if (kind === 'restore-drill' && !declaresDatabase(row.spec)) {
+        throw new PreconditionFailedError(
+          `${row.key} declares no database (no resources.postgreSQL in its environment): there is nothing to drill.`,
+        );
+      }
       const op = await enqueueExplained(deps.store, ctx.engine, {
         kind,
         deploymentKey: body.deployment,
@@ -124,6 +125,7 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
     const body = c.req.valid('json');
     const key = body.deployment;
     const row = await deps.store.requireDeployment(key);
+    refuseWithoutData(row, 'restore');
     let target: RestoreTarget;
     if (body.to !== undefined) {
       if (!RFC3339.test(body.to) || Number.isNaN(Date.parse(body.to))) {
@@ -159,4 +161,14 @@ export function backupRoutes(api: Api, deps: BackupDeps, ctx: FeatureContext): v
     return c.json({ ...op, plan }, 202);
   });
   api.route('/', routes);
+}
+
+/** Backing up or restoring a deployment with neither a database nor volumes: say so (412, exit 2). */
+function refuseWithoutData(row: { key: string; spec: unknown }, what: string): void {
+  const spec = row.spec as DeploymentSpec;
+  if (!declaresDatabase(spec) && (spec.environment.resources?.volumes ?? []).length === 0) {
+    throw new PreconditionFailedError(
+      `${row.key} declares no database and no volumes (no resources.postgreSQL or resources.volumes in its environment): there is nothing to ${what}.`,
+    );
+  }
 }

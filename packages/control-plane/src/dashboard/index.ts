@@ -9,9 +9,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { bodyLimit } from 'hono/body-limit';
 import { compress } from 'hono/compress';
 import { html } from 'hono/html';
 import type { FeatureModule } from '../server.js';
+import { JSON_BODY_LIMIT } from '../api/schemas.js';
 import { ACTIONS, type Action, type Session } from './capabilities.js';
 import { ApiFailure, userApi, type UserApi } from './client.js';
 import { layout, type Html } from './layout.js';
@@ -64,13 +66,16 @@ type Api = (request: Request) => Promise<Response>;
 /** The user behind the session cookie, or undefined (no cookie, or the API no longer accepts its token). */
 async function sessionOf(c: Context, api: Api): Promise<{ session: Session; user: UserApi } | undefined> {
   const token = getCookie(c, SESSION_COOKIE);
-  if (!token) return undefined;
+  if (!token || !tokenShaped(token)) return undefined;
   const user = userApi(api, token);
   const r = await user.get<SessionView>('/dashboard/session');
   if (r.status !== 200) return undefined;
   const can = new Set(r.body.can.filter((a): a is Action => (ACTIONS as readonly string[]).includes(a)));
   return { session: { name: r.body.name, role: r.body.role, can }, user };
 }
+
+/** A token can only be printable ASCII without spaces (a NUL or a newline could not even be a header). */
+const tokenShaped = (token: string) => /^[\x21-\x7e]+$/.test(token);
 
 /** A same-site form post: the cookie is SameSite=Strict, and a cross-site Origin is refused as well. */
 function sameSite(c: Context): boolean {
@@ -106,12 +111,19 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
         return c.html(layout({ ...p, active, session: who.session, notice, error: c.req.query('error') }));
       } catch (error) {
         if (!(error instanceof ApiFailure)) throw error;
-        c.status(error.status === 404 ? 404 : 502);
+        // The API's own refusal (400 bad id, 403, 404) is the page's; anything else is a bad gateway.
+        c.status(error.status >= 400 && error.status < 500 ? (error.status as 400) : 502);
         return c.html(
           layout({ title: 'Error', active, session: who.session, body: html``, error: error.message }),
         );
       }
     };
+
+  // Forms are small: past the API's JSON limit the answer is 413, before the rest is read.
+  app.use(
+    '/ui/*',
+    bodyLimit({ maxSize: JSON_BODY_LIMIT, onError: (c) => c.text('request body too large', 413) }),
+  );
 
   app.get('/ui/static/:file', gzip, async (c) => {
     const file = STATIC[c.req.param('file')];
@@ -132,8 +144,10 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
     if (!sameSite(c)) return c.text('cross-site sign-in refused', 403);
     const form = await c.req.parseBody();
     const token = typeof form.token === 'string' ? form.token.trim() : '';
-    const r = await userApi(api, token).get<SessionView>('/dashboard/session');
-    if (!token || r.status !== 200) {
+    const r = tokenShaped(token)
+      ? await userApi(api, token).get<SessionView>('/dashboard/session')
+      : undefined;
+    if (r?.status !== 200) {
       c.status(401);
       return c.html(signInPage('That token is not valid or has expired: check it and try again.'));
     }

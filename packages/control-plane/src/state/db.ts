@@ -48,6 +48,12 @@ export function createDb(pool: Pool): Db {
       const client = await pool.connect().catch((error: unknown) => {
         throw stateDatabaseError(error);
       });
+      // A checked-out client has no error listener of the pool's: a connection lost between statements
+      // (the state database killed) would be an unhandled 'error' event and end the process. Heard here,
+      // the next statement fails (as a 503) and the broken client leaves the pool.
+      let lost: Error | undefined;
+      const onLost = (error: Error) => (lost ??= error);
+      client.on('error', onLost);
       try {
         await client.query('begin');
         const result = await fn(onClient(client));
@@ -57,7 +63,8 @@ export function createDb(pool: Pool): Db {
         await client.query('rollback').catch(() => undefined);
         throw error;
       } finally {
-        client.release();
+        client.removeListener('error', onLost);
+        client.release(lost);
       }
     },
   };

@@ -240,6 +240,7 @@ async function rowCounts(cluster: PostgresCluster, databases: readonly string[])
   const counts: Record<string, number> = {};
   for (const db of databases) {
     const client = new pg.Client({ ...cluster.connectionConfig('admin', db) });
+    client.on('error', () => undefined); // a lost connection fails the query instead of the process
     await client.connect();
     try {
       const tables = await client.query<{ t: string }>(
