@@ -89,6 +89,28 @@ export async function reconcile(options: {
         busy: unfinished.has(e.key),
       })),
   );
+  // Restore clones are not in the repo: a restarted control plane brings them back as they were. A full
+  // clone (with its workload) is deployed again; a clone of data only gets its database started.
+  for (const e of existing) {
+    if (e.managedBy !== 'clone' || e.desiredState !== 'running' || e.status === 'failed') continue;
+    if (unfinished.has(e.key) || runtime.isRunning(e.key)) continue;
+    if (e.targetRelease) {
+      plan.push({ kind: 'deploy', key: e.key, reason: 'restore clone not running' });
+      continue;
+    }
+    const target = await targets.of(e.key).catch(() => undefined);
+    if (!target || !(await target.databases.describe(e.key).catch(() => undefined))) continue;
+    if (!(await target.databases.isRunning(e.key).catch(() => true))) {
+      await target.databases.ensure(e.key).catch((error: unknown) => {
+        actions.push({
+          kind: 'deploy',
+          key: e.key,
+          reason: 'restore clone database not running',
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    }
+  }
   const byKey = new Map(desired.map((d) => [d.key, d]));
   for (const action of plan) {
     const spec = byKey.get(action.key);

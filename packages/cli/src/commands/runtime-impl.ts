@@ -184,7 +184,8 @@ async function runControlPlane(options: {
         await new Promise((r) => setTimeout(r, 500));
         continue;
       }
-      const deployments = listed.filter((d) => d.desiredState === 'running');
+      // What the platform repo declares; restore clones come back by themselves and are not waited for.
+      const deployments = listed.filter((d) => d.desiredState === 'running' && d.managedBy !== 'clone');
       for (const d of deployments) {
         const line = `${d.status}${d.statusDetail ? `: ${d.statusDetail}` : ''}`;
         if (seen.get(d.key) !== line) {

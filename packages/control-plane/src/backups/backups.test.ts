@@ -65,20 +65,24 @@ describe('backups and restores', () => {
     });
   };
 
-  before(async () => {
-    repo = await createFixtureRepo({ name: 'backups' });
-    await appendFile(
-      join(repo.dir, 'services', 'releaseregistry', 'service.yaml'),
-      '      volumes:\n        - name: files\n          sizeGB: 1\n',
-    );
-    const proxyPort = await findFreePort();
-    cp = await startControlPlane({
+  let proxyPort = 0;
+  const start = async () =>
+    startControlPlane({
       repoDir: repo.dir,
       port: await findFreePort(),
       createRuntime: (deps) => createLocalRuntime({ ...deps, proxyPort }),
       modules: [createBackupsModule({ schedules: false })],
       log: () => undefined,
     });
+
+  before(async () => {
+    repo = await createFixtureRepo({ name: 'backups' });
+    await appendFile(
+      join(repo.dir, 'services', 'releaseregistry', 'service.yaml'),
+      '      volumes:\n        - name: files\n          sizeGB: 1\n',
+    );
+    proxyPort = await findFreePort();
+    cp = await start();
     await eventually('the registry to be healthy', 90_000, async () =>
       (await cp.store.getDeployment(key))?.status === 'healthy' ? true : undefined,
     );
@@ -276,5 +280,22 @@ describe('backups and restores', () => {
     const rows = await sql('SELECT coalesce(max(id), 0)::int AS n FROM stream', 'releaseregistry/rpoclone');
     assert.ok(Number(rows[0]!.n) >= last, `last committed ${last}, restored up to ${String(rows[0]!.n)}`);
     await cp.runtime.databases.stop('releaseregistry/rpoclone');
+  });
+
+  test('a restarted control plane brings restore clones back: a data-only clone gets its database, no workload', async () => {
+    const clone = 'releaseregistry/pitrclone';
+    assert.equal((await cp.store.getDeployment(clone))?.targetRelease, null);
+    await cp.stop();
+    cp = await start();
+    await eventually('the data-only clone to answer again', 60_000, async () =>
+      (await sql('SELECT count(*)::int AS n FROM pitr', clone).catch(() => undefined))?.[0]?.n === 2
+        ? true
+        : undefined,
+    );
+    assert.equal(
+      cp.runtime.status(clone)?.instances.length ?? 0,
+      0,
+      'no workload runs for a data-only clone',
+    );
   });
 });

@@ -66,7 +66,7 @@ export async function runRestoreStep(deps: BackupDeps, step: string, ctx: StepCo
       }`;
     }
     case 'create-clone': {
-      const cloneKey = await createClone(deps, key, input.into!);
+      const cloneKey = await createClone(deps, key, input.into!, { workload: input.type === 'full' });
       ctx.setResult({ cloneKey });
       await deps.store.addEvent({
         deploymentKey: cloneKey,

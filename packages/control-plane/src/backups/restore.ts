@@ -125,7 +125,12 @@ export function cloneKeyOf(key: string, spec: DeploymentSpec, name: string): str
 }
 
 /** Creates the clone's deployment row (managedBy 'clone'); its secrets are its own, never the original's. */
-export async function createClone(deps: BackupDeps, key: string, name: string): Promise<string> {
+export async function createClone(
+  deps: BackupDeps,
+  key: string,
+  name: string,
+  options: { workload: boolean },
+): Promise<string> {
   const row = await deps.store.requireDeployment(key);
   const spec = row.spec as DeploymentSpec;
   const cloneKey = cloneKeyOf(key, spec, name);
@@ -151,8 +156,9 @@ export async function createClone(deps: BackupDeps, key: string, name: string): 
     specHash: `clone-of-${row.specHash}`,
     managedBy: 'clone',
   });
-  // The clone runs the release the original runs (a rollout may have moved it past the working tree).
-  await deps.store.setTargetRelease(cloneKey, row.targetRelease);
+  // A full clone runs the release the original runs (a rollout may have moved it past the working tree);
+  // a clone of data only runs no workload, now or after a restart (the reconciler starts its database).
+  await deps.store.setTargetRelease(cloneKey, options.workload ? row.targetRelease : null);
   // A clone is a deployment of its own: its database passwords are its own (generated with its cluster);
   // the restore sets them in the restored cluster before the clone serves (the target's `recover`).
   return cloneKey;
