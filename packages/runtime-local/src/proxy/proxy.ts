@@ -192,7 +192,8 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
         sendPlain(
           res,
           502,
-          `Bad gateway: the instance ${backend.id} failed (${error.code ?? error.message}).\n`,
+          // The caller learns nothing of the instances behind the host (the log has which one failed).
+          'Bad gateway: the service did not answer. Try again shortly.\n',
         );
       } else {
         res.destroy();
