@@ -30,13 +30,14 @@ function fakeIo(o: {
   return {
     ran,
     uid: () => o.uid ?? 1000,
-    readFileSync: file,
-    readdirSync: (path) => {
-      const names = Object.keys(o.files ?? {})
-        .filter((p) => p.startsWith(`${path}/`))
-        .map((p) => p.slice(path.length + 1).split('/')[0]!);
-      return [...new Set(names), 'self', 'cpuinfo'];
-    },
+    readdir: (path) =>
+      later(() => {
+        const names = Object.keys(o.files ?? {})
+          .filter((p) => p.startsWith(`${path}/`))
+          .map((p) => p.slice(path.length + 1).split('/')[0]!);
+        // 45 is listed but gone before its stat is read (it exited in between).
+        return [...new Set(names), '45', 'self', 'cpuinfo'];
+      }),
     readFile: (path) => later(() => file(path)),
     readlink: (path) =>
       later(() => {
@@ -45,7 +46,6 @@ function fakeIo(o: {
         return target;
       }),
     run: (name, args) => later(() => command(name, args)),
-    runSync: command,
   };
 }
 
@@ -68,14 +68,19 @@ void describe('platform: Linux', () => {
   });
   const linux = platformFor('linux', io);
 
-  void it('reads state, process group and start time from /proc/<pid>/stat, even with ) in the name', () => {
+  void it('reads state, process group and start time from /proc/<pid>/stat, even with ) in the name', async () => {
     assert.equal(linux.runsAsRoot(), true);
     assert.equal(linux.maxSocketPath, 107);
-    assert.deepEqual(linux.processFacts(41), { pid: 41, state: 'S', pgrp: 41, startTime: '9001' });
-    assert.deepEqual(linux.processFacts(42), { pid: 42, state: 'Z', pgrp: 41, startTime: '9002' });
-    assert.equal(linux.processFacts(44), undefined);
+    assert.deepEqual(await linux.processFacts(41), { pid: 41, state: 'S', pgrp: 41, startTime: '9001' });
+    assert.deepEqual(await linux.processFacts(42), { pid: 42, state: 'Z', pgrp: 41, startTime: '9002' });
+    assert.equal(await linux.processFacts(44), undefined);
+  });
+
+  void it('lists every process asynchronously, leaving out one that exits between listing and reading', async () => {
+    const all = linux.allProcesses();
+    assert.ok(all instanceof Promise);
     assert.deepEqual(
-      linux.allProcesses().map((p) => p.pid),
+      (await all).map((p) => p.pid),
       [41, 42, 43],
     );
   });
@@ -115,24 +120,24 @@ void describe('platform: macOS', () => {
         '    1     1 Ss   Mon Nov 30 08:00:01 2026\n  812   812 Ss   Tue Dec  1 23:31:46 2026\n' +
         '  813   812 Z    Tue Dec  1 23:31:47 2026\n',
       'lsof -a -p 812 -d cwd -Fn': 'p812\nfcwd\nn/Users/me/.msp/postgres\n',
-      'ps -o command= -p 812': '/opt/msp/native/bin/postgres -D /Users/me/.msp/postgres\n',
+      'ps -ww -o command= -p 812': '/opt/msp/native/bin/postgres -D /Users/me/.msp/postgres\n',
       'id -u _mspservice': '401\n',
       'id -g _mspservice': '401\n',
     },
   });
   const mac = platformFor('darwin', io);
 
-  void it('asks ps for state, process group and start time, and finds a group among all processes', () => {
+  void it('asks ps for state, process group and start time, and finds a group among all processes', async () => {
     assert.equal(mac.runsAsRoot(), false);
     assert.equal(mac.maxSocketPath, 103); // sun_path is 104 bytes on macOS, 108 on Linux
-    assert.deepEqual(mac.processFacts(812), {
+    assert.deepEqual(await mac.processFacts(812), {
       pid: 812,
       pgrp: 812,
       state: 'S',
       startTime: 'Tue Dec  1 23:31:46 2026',
     });
-    assert.equal(mac.processFacts(999), undefined); // ps exits 1
-    const group = mac.allProcesses().filter((p) => p.pgrp === 812);
+    assert.equal(await mac.processFacts(999), undefined); // ps exits 1
+    const group = (await mac.allProcesses()).filter((p) => p.pgrp === 812);
     assert.deepEqual(
       group.map((p) => [p.pid, p.state]),
       [
@@ -140,6 +145,21 @@ void describe('platform: macOS', () => {
         [813, 'Z'],
       ],
     );
+  });
+
+  void it('runs ps without blocking: the answer comes later, through the asynchronous runner', async () => {
+    const slow = fakeIo({
+      commands: { [`ps -A ${columns}`]: '  812   812 Ss   Tue Dec  1 23:31:46 2026\n' },
+    });
+    const facts = platformFor('darwin', slow).allProcesses();
+    assert.deepEqual(slow.ran, [], 'nothing ran synchronously');
+    assert.deepEqual(
+      (await facts).map((p) => p.pid),
+      [812],
+    );
+    assert.deepEqual(slow.ran, [`ps -A ${columns}`]);
+    // ps missing or failing: no processes, no error.
+    assert.deepEqual(await platformFor('darwin', fakeIo({})).allProcesses(), []);
   });
 
   void it('asks lsof for the working directory and ps for the command line', async () => {
@@ -164,20 +184,23 @@ void describe('platform: macOS', () => {
 });
 
 void describe('platform: others', () => {
-  void it('refuses Windows in one line naming WSL 2', () => {
+  void it('refuses Windows in one line naming WSL 2', async () => {
     const windows = platformFor('win32', fakeIo({}));
-    assert.throws(
-      () => windows.processFacts(1),
-      (error: unknown) =>
-        error instanceof PreconditionFailedError && /not on win32.*WSL 2/.test(error.message),
-    );
+    for (const attempt of [windows.processFacts(1), windows.allProcesses()]) {
+      await assert.rejects(
+        attempt,
+        (error: unknown) =>
+          error instanceof PreconditionFailedError && /not on win32.*WSL 2/.test(error.message),
+      );
+    }
   });
 
-  void it('on this machine, finds this process alive, in its own group, with a start time', () => {
+  void it('on this machine, finds this process alive, in its own group, with a start time', async () => {
     assert.equal(currentPlatform().os, process.platform);
-    const me = readProcStat(process.pid);
+    const me = await readProcStat(process.pid);
     assert.ok(me && me.startTime !== '' && me.pgrp > 0);
-    assert.equal(isProcessAlive(process.pid), true);
-    assert.ok(processGroupMembers(me.pgrp).includes(process.pid));
+    assert.equal(await isProcessAlive(process.pid), true);
+    assert.ok((await processGroupMembers(me.pgrp)).includes(process.pid));
+    assert.equal(await isProcessAlive(2 ** 22 + 1), false); // above Linux's pid_max and macOS's
   });
 });

@@ -7,9 +7,8 @@
  * both. Other platforms (Windows) get one line saying what to do. Tests build the platform of any OS with
  * fake readers and command runners (`platformFor`), so each branch runs without the foreign commands.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { readFile, readlink } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { PreconditionFailedError } from '@msp/core';
 
@@ -44,12 +43,12 @@ export interface Platform {
   /** True when MSP runs as root and must switch users for PostgreSQL and service instances. */
   runsAsRoot(): boolean;
   /**
-   * One process's facts, synchronously: the supervisor records them right after spawn, before the
-   * process's exit can be observed. Undefined when the process does not exist.
+   * One process's facts; undefined when the process does not exist. Asynchronous on every platform (macOS
+   * asks `ps`): nothing in a request or step handler waits on a synchronous child process.
    */
-  processFacts(pid: number): ProcessFacts | undefined;
+  processFacts(pid: number): Promise<ProcessFacts | undefined>;
   /** Every process's facts (to find the members of a process group whose leader may be gone). */
-  allProcesses(): ProcessFacts[];
+  allProcesses(): Promise<ProcessFacts[]>;
   /** A process's working directory; undefined when unknown. */
   processCwd(pid: number): Promise<string | undefined>;
   /** A process's command line (arguments joined by spaces); undefined when unknown. */
@@ -65,25 +64,19 @@ export interface Platform {
 /** What a platform reads and runs; the real ones by default, fakes in tests. */
 export interface PlatformIo {
   uid(): number | undefined;
-  readFileSync(path: string): string;
-  readdirSync(path: string): string[];
   readFile(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
   readlink(path: string): Promise<string>;
   /** Runs a program; rejects when it cannot start or exits non-zero. */
   run(command: string, args: string[]): Promise<string>;
-  /** runs a program synchronously; throws when it cannot start or exits non-zero. */
-  runSync(command: string, args: string[]): string;
 }
 
 const realIo: PlatformIo = {
   uid: () => process.getuid?.(),
-  readFileSync: (path) => readFileSync(path, 'utf8'),
-  readdirSync: (path) => readdirSync(path),
   readFile: (path) => readFile(path, 'utf8'),
+  readdir: (path) => readdir(path),
   readlink: (path) => readlink(path),
   run: async (command, args) => (await promisify(execFile)(command, args, { timeout: 10_000 })).stdout,
-  runSync: (command, args) =>
-    execFileSync(command, args, { encoding: 'utf8', timeout: 5_000, stdio: ['ignore', 'pipe', 'ignore'] }),
 };
 
 /** The platform MSP runs on. */
@@ -100,18 +93,10 @@ export function platformFor(os: NodeJS.Platform, io: PlatformIo = realIo): Platf
   return unsupported(os, io);
 }
 
-/** Ignores a failure: the process or user is gone, or the command exited non-zero. */
-function orUndefined<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch {
-    return undefined;
-  }
-}
-
 function linux(io: PlatformIo): Platform {
-  const facts = (pid: number): ProcessFacts | undefined => {
-    const text = orUndefined(() => io.readFileSync(`/proc/${pid}/stat`));
+  const facts = async (pid: number): Promise<ProcessFacts | undefined> => {
+    // Gone (or gone between readdir and read): undefined.
+    const text = await io.readFile(`/proc/${pid}/stat`).catch(() => undefined);
     if (text === undefined) return undefined;
     // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
     const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -123,10 +108,13 @@ function linux(io: PlatformIo): Platform {
     maxSocketPath: 107,
     runsAsRoot: () => io.uid() === 0,
     processFacts: facts,
-    allProcesses: () =>
-      (orUndefined(() => io.readdirSync('/proc')) ?? [])
-        .filter((name) => /^\d+$/.test(name))
-        .flatMap((name) => facts(Number(name)) ?? []),
+    allProcesses: async () => {
+      const names = await io.readdir('/proc').catch(() => []);
+      const all = await Promise.all(
+        names.filter((name) => /^\d+$/.test(name)).map((name) => facts(Number(name))),
+      );
+      return all.flatMap((f) => f ?? []);
+    },
     processCwd: async (pid) => io.readlink(`/proc/${pid}/cwd`).catch(() => undefined),
     processUsage: async (pids) => {
       const usage = new Map<number, ProcessUsage>();
@@ -178,11 +166,9 @@ function darwin(io: PlatformIo): Platform {
     maxSocketPath: 103,
     runsAsRoot: () => io.uid() === 0,
     // ps exits 1 when the pid does not exist.
-    processFacts: (pid) => parse(orUndefined(() => io.runSync('ps', [...columns, '-p', String(pid)])) ?? ''),
-    allProcesses: () =>
-      (orUndefined(() => io.runSync('ps', ['-A', ...columns])) ?? '')
-        .split('\n')
-        .flatMap((l) => parse(l) ?? []),
+    processFacts: async (pid) => parse(await io.run('ps', [...columns, '-p', String(pid)]).catch(() => '')),
+    allProcesses: async () =>
+      (await io.run('ps', ['-A', ...columns]).catch(() => '')).split('\n').flatMap((l) => parse(l) ?? []),
     processCwd: async (pid) => {
       const out = await io.run('lsof', ['-a', '-p', String(pid), '-d', 'cwd', '-Fn']).catch(() => '');
       return /^n(.+)$/m.exec(out)?.[1];
@@ -201,7 +187,7 @@ function darwin(io: PlatformIo): Platform {
       return usage;
     },
     processCommand: async (pid) =>
-      io.run('ps', ['-o', 'command=', '-p', String(pid)]).then(
+      io.run('ps', ['-ww', '-o', 'command=', '-p', String(pid)]).then(
         (out) => out.trim() || undefined,
         () => undefined,
       ),
@@ -223,12 +209,13 @@ function darwin(io: PlatformIo): Platform {
 }
 
 function unsupported(os: NodeJS.Platform, io: PlatformIo): Platform {
-  const refuse = (): never => {
-    throw new PreconditionFailedError(
-      `MSP's local runtime runs on Linux and macOS, not on ${os} (it needs POSIX process groups and ` +
-        'signals): on Windows, run MSP inside WSL 2.',
+  const refuse = (): Promise<never> =>
+    Promise.reject(
+      new PreconditionFailedError(
+        `MSP's local runtime runs on Linux and macOS, not on ${os} (it needs POSIX process groups and ` +
+          'signals): on Windows, run MSP inside WSL 2.',
+      ),
     );
-  };
   return {
     os,
     maxSocketPath: 107,

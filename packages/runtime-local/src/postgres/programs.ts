@@ -94,7 +94,7 @@ export async function isPostmasterOf(pid: number, dataDir: string): Promise<bool
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
   const platform = currentPlatform();
-  const facts = platform.processFacts(pid);
+  const facts = await platform.processFacts(pid);
   if (facts === undefined || facts.state === 'Z') return false; // a zombie is not running
   // The postmaster chdirs into its data directory.
   const cwd = await platform.processCwd(pid);

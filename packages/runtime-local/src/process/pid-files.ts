@@ -3,6 +3,11 @@
  * outlive a control plane killed with SIGKILL. Each spawn records `<logDir>/<instance>.pid` with the pid and
  * its kernel start time; a restarted control plane calls `reapStaleInstances(logDir)` before starting
  * anything, and so never runs an instance twice. The start time guards against a recycled pid.
+ *
+ * The record is written at once after the spawn, without the start time (asking for it is asynchronous:
+ * `ps` on macOS), and rewritten with it as soon as it is known. A record still without one (the control
+ * plane died in between) identifies its process by its command line instead: the reaper kills the group
+ * only when the live leader is a group leader running the recorded command; anything else is left alone.
  */
 import { readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,20 +17,19 @@ import { currentPlatform, type ProcessFacts } from '../platform.js';
 export type ProcStat = ProcessFacts;
 
 /** A process's facts (/proc on Linux, `ps` on macOS); undefined when the process does not exist. */
-export function readProcStat(pid: number): ProcStat | undefined {
+export function readProcStat(pid: number): Promise<ProcStat | undefined> {
   return currentPlatform().processFacts(pid);
 }
 
 /** Alive means it exists and is not a zombie waiting for a parent (PID 1 here may never reap it). */
-export function isProcessAlive(pid: number): boolean {
-  const stat = readProcStat(pid);
+export async function isProcessAlive(pid: number): Promise<boolean> {
+  const stat = await readProcStat(pid);
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X';
 }
 
 /** Live members of a process group, found among all processes (the leader may already be gone). */
-export function processGroupMembers(pgid: number): number[] {
-  return currentPlatform()
-    .allProcesses()
+export async function processGroupMembers(pgid: number): Promise<number[]> {
+  return (await currentPlatform().allProcesses())
     .filter((p) => p.pgrp === pgid && p.state !== 'Z' && p.state !== 'X')
     .map((p) => p.pid);
 }
@@ -44,8 +48,11 @@ export interface PidRecord {
   readonly id: string;
   readonly deployment: string;
   readonly pid: number;
+  /** The process's start time (see ProcessFacts); '' until it is known. */
   readonly startTime: string;
   readonly spawnedAt: string;
+  /** The command line as spawned (arguments joined by spaces): identifies a process without a start time. */
+  readonly command?: string;
 }
 
 /** A file name for an instance id such as `releaseregistry/dev#1`. */
@@ -88,6 +95,7 @@ function readPidFile(path: string): PidRecord | undefined {
       pid: value.pid,
       startTime: value.startTime,
       spawnedAt: value.spawnedAt ?? '',
+      ...(typeof value.command === 'string' ? { command: value.command } : {}),
     };
   } catch {
     return undefined;
@@ -128,14 +136,15 @@ export async function reapStaleInstances(
       rmSync(path, { force: true });
       continue;
     }
-    const leader = readProcStat(record.pid);
-    const leaderIsOurs = leader !== undefined && leader.startTime === record.startTime;
-    // A live leader with another start time is an unrelated process that got the pid: leave it alone.
-    const members = leader === undefined || leaderIsOurs ? processGroupMembers(record.pid) : [];
+    const leader = await readProcStat(record.pid);
+    // A live leader with another start time (or, without one recorded, another command line) is an
+    // unrelated process that got the pid: leave it alone.
+    const ours = leader === undefined || (await leaderIsOurs(record, leader));
+    const members = ours ? await processGroupMembers(record.pid) : [];
     if (members.length > 0) {
       signalProcessGroup(record.pid, 'SIGTERM');
       const deadline = Date.now() + graceMs;
-      while (processGroupMembers(record.pid).length > 0 && Date.now() < deadline) {
+      while ((await processGroupMembers(record.pid)).length > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
       signalProcessGroup(record.pid, 'SIGKILL');
@@ -144,4 +153,16 @@ export async function reapStaleInstances(
     rmSync(path, { force: true });
   }
   return reaped;
+}
+
+/**
+ * True when the live process `leader` is the one `record` was written for. With a start time recorded, they
+ * must be equal. Without one (the control plane died between the spawn and learning it), the leader must
+ * lead its own process group (instances are spawned detached) and run the recorded command: a recycled pid
+ * that is not a group leader has no group to kill, and one that is would have to run the same command line.
+ */
+async function leaderIsOurs(record: PidRecord, leader: ProcStat): Promise<boolean> {
+  if (record.startTime !== '') return leader.startTime === record.startTime;
+  if (record.command === undefined || leader.pgrp !== record.pid) return false;
+  return (await currentPlatform().processCommand(record.pid)) === record.command;
 }

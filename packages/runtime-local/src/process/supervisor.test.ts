@@ -8,7 +8,14 @@ import { serviceOsUser } from '../postgres/os-user.js';
 import { findFreePort } from '../net.js';
 import { readLogs, type LogLine } from '../logs/log-reader.js';
 import { createSupervisor, type InstanceSpec, type InstanceStatus, type Supervisor } from './supervisor.js';
-import { isProcessAlive, pidFilePath, readProcStat, reapStaleInstances, writePidFile } from './pid-files.js';
+import {
+  isProcessAlive,
+  pidFilePath,
+  readProcStat,
+  reapStaleInstances,
+  writePidFile,
+  type PidRecord,
+} from './pid-files.js';
 import { fixture, processUid, tempDir, waitUntil } from './test-support.js';
 
 const secret = randomBytes(16).toString('hex');
@@ -71,6 +78,15 @@ void test('starts a process with PORT, probes it healthy, stops it and its pid f
   assert.ok(status.startedAt instanceof Date && status.healthySince instanceof Date);
   assert.deepEqual(await get(s.port, '/whoami').then((b) => (b as { name: string }).name), s.id);
   assert.ok(existsSync(pidFilePath(dir.path, s.id)));
+  // Written at once after the spawn, completed with the start time as soon as it is known.
+  const started = await readProcStat(status.pid);
+  const record = await waitUntil('pid file has the start time', () => {
+    const r = JSON.parse(readFileSync(pidFilePath(dir.path, s.id), 'utf8')) as PidRecord;
+    return r.startTime !== '' && r;
+  });
+  assert.equal(record.startTime, started?.startTime);
+  assert.equal(record.pid, status.pid);
+  assert.equal(record.command, s.command.join(' '));
   assert.throws(() => supervisor.start(s), /already running/);
 
   const states: string[] = [];
@@ -79,7 +95,7 @@ void test('starts a process with PORT, probes it healthy, stops it and its pid f
   });
   await supervisor.stop(s.id, { drainMs: 2000 });
   assert.deepEqual(states, ['stopping', 'stopped']);
-  assert.equal(isProcessAlive(status.pid), false);
+  assert.equal(await isProcessAlive(status.pid), false);
   assert.equal(existsSync(pidFilePath(dir.path, s.id)), false);
   assert.equal(stateOf(s.id), undefined);
 });
@@ -89,14 +105,14 @@ void test('kill -9: restarted, healthy again, restart counted; its grandchildren
   supervisor.start(s);
   const first = await waitUntil('healthy', healthy(s.id));
   const grandchild = ((await get(s.port, '/spawn-grandchild')) as { pid: number }).pid;
-  assert.equal(isProcessAlive(grandchild), true);
+  assert.equal(await isProcessAlive(grandchild), true);
   const killedAt = Date.now();
   process.kill(first.pid ?? 0, 'SIGKILL');
   const second = await waitUntil('healthy after restart', healthy(s.id, 1), 10_000);
   assert.ok(Date.now() - killedAt < 10_000);
   assert.notEqual(second.pid, first.pid);
   assert.match(second.lastError ?? '', /SIGKILL/);
-  await waitUntil('grandchild gone', () => !isProcessAlive(grandchild), 5000);
+  await waitUntil('grandchild gone', async () => !(await isProcessAlive(grandchild)), 5000);
   await supervisor.stop(s.id, { drainMs: 1000 });
 });
 
@@ -105,9 +121,9 @@ void test('stop kills the whole process group, grandchildren included', async ()
   supervisor.start(s);
   await waitUntil('healthy', healthy(s.id));
   const grandchild = ((await get(s.port, '/spawn-grandchild')) as { pid: number }).pid;
-  assert.equal(readProcStat(grandchild)?.pgrp, stateOf(s.id)?.pid);
+  assert.equal((await readProcStat(grandchild))?.pgrp, stateOf(s.id)?.pid);
   await supervisor.stop(s.id, { drainMs: 1000 });
-  await waitUntil('grandchild gone', () => !isProcessAlive(grandchild), 5000);
+  await waitUntil('grandchild gone', async () => !(await isProcessAlive(grandchild)), 5000);
 });
 
 void test('precondition failed: a missing binary, a file that is not executable, a missing cwd', async () => {
@@ -202,7 +218,7 @@ void test('logs: stdout kept with timestamps; the secret never reaches the log',
   assert.equal(raw.includes(secret), false);
 });
 
-void test('reapStaleInstances kills a stale instance group from its pid file, and spares a recycled pid', async () => {
+void test('reapStaleInstances kills stale instance groups from their pid files, and spares a recycled pid', async () => {
   const reapDir = tempDir('reap');
   const port = await findFreePort();
   // An instance an earlier control plane left running: detached, with a grandchild.
@@ -216,9 +232,13 @@ void test('reapStaleInstances kills a stale instance group from its pid file, an
     detached: true,
     stdio: 'ignore',
   });
+  // One left behind by a control plane killed before it learnt the start time: found by its command line.
+  const early = [process.execPath, '-e', 'setInterval(() => {}, 1001)'];
+  const unfinished = spawn(early[0]!, early.slice(1), { detached: true, stdio: 'ignore' });
   try {
     const stalePid = stale.pid ?? 0;
     const bystanderPid = bystander.pid ?? 0;
+    const unfinishedPid = unfinished.pid ?? 0;
     await waitUntil('stale instance listening', () =>
       fetch(`http://127.0.0.1:${port}/whoami`).then((r) => r.ok),
     );
@@ -227,7 +247,7 @@ void test('reapStaleInstances kills a stale instance group from its pid file, an
       id: 'fixture/dev#1',
       deployment: 'fixture/dev',
       pid: stalePid,
-      startTime: readProcStat(stalePid)?.startTime ?? '',
+      startTime: (await readProcStat(stalePid))?.startTime ?? '',
       spawnedAt: new Date().toISOString(),
     });
     writePidFile(reapDir.path, {
@@ -237,17 +257,34 @@ void test('reapStaleInstances kills a stale instance group from its pid file, an
       startTime: '1',
       spawnedAt: new Date().toISOString(),
     });
+    const noStart = { deployment: 'fixture/dev', startTime: '', spawnedAt: new Date().toISOString() };
+    writePidFile(reapDir.path, {
+      ...noStart,
+      id: 'fixture/dev#3',
+      pid: unfinishedPid,
+      command: early.join(' '),
+    });
+    // Without a start time, a live pid running another command is a recycled one: spared.
+    writePidFile(reapDir.path, {
+      ...noStart,
+      id: 'fixture/dev#4',
+      pid: bystanderPid,
+      command: 'node server.js',
+    });
     const reaped = await reapStaleInstances(reapDir.path, { graceMs: 2000 });
-    assert.deepEqual(
-      reaped.map((r) => r.id),
-      ['fixture/dev#1'],
+    assert.deepEqual(reaped.map((r) => r.id).sort(), ['fixture/dev#1', 'fixture/dev#3']);
+    await waitUntil('unfinished group gone', async () => !(await isProcessAlive(unfinishedPid)), 5000);
+    await waitUntil(
+      'stale group gone',
+      async () => !(await isProcessAlive(stalePid)) && !(await isProcessAlive(grandchild)),
+      5000,
     );
-    await waitUntil('stale group gone', () => !isProcessAlive(stalePid) && !isProcessAlive(grandchild), 5000);
-    assert.equal(isProcessAlive(bystanderPid), true);
+    assert.equal(await isProcessAlive(bystanderPid), true);
     assert.equal(existsSync(pidFilePath(reapDir.path, 'fixture/dev#1')), false);
     assert.equal(existsSync(pidFilePath(reapDir.path, 'fixture/dev#2')), false);
+    assert.equal(existsSync(pidFilePath(reapDir.path, 'fixture/dev#4')), false);
   } finally {
-    for (const p of [stale, bystander]) {
+    for (const p of [stale, bystander, unfinished]) {
       if (p.pid === undefined) continue;
       try {
         process.kill(-p.pid, 'SIGKILL');

@@ -265,14 +265,27 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
     if (pid === undefined) return; // the 'error' event follows
     inst.child = child;
     inst.pid = pid;
-    const startTime = readProcStat(pid)?.startTime ?? '';
-    writePidFile(this.options.logDir, {
+    // The pid file is written at once (a control plane killed right now must find and reap the orphan),
+    // and completed with the start time, which guards the reaper against a recycled pid, once it is known.
+    const record = {
       id: spec.id,
       deployment: spec.deployment,
       pid,
-      startTime,
+      startTime: '',
       spawnedAt: new Date(this.now()).toISOString(),
-    });
+      command: spec.command.filter(Boolean).join(' '),
+    };
+    writePidFile(this.options.logDir, record);
+    let exited = false;
+    void readProcStat(pid).then(
+      (facts) => {
+        // After 'exit' the pid may already belong to another process, and the record is removed: keep it so.
+        // An instance leads its own group; facts of another group are not this child's.
+        if (exited || facts === undefined || facts.pgrp !== pid) return;
+        writePidFile(this.options.logDir, { ...record, startTime: facts.startTime });
+      },
+      () => undefined, // the record keeps identifying the process by its command line
+    );
     inst.writer.line('msp', `started pid ${pid} on port ${spec.port}: ${spec.command.join(' ')}`);
     child.stdout?.on('data', (chunk: Buffer) => inst.writer.write('out', chunk));
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -280,6 +293,7 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
       inst.stderr.push(chunk);
     });
     child.on('exit', (code, signal) => {
+      exited = true;
       // The group outlives its leader when grandchildren remain: an instance is its whole group.
       signalProcessGroup(pid, 'SIGKILL');
       removePidFile(this.options.logDir, spec.id, pid);

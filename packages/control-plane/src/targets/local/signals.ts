@@ -109,8 +109,7 @@ export function createSignals(c: LocalContext): Required<Pick<RuntimeTarget, 'si
       // It runs but does not answer (starting, or every connection taken): up, without statistics.
     }
     // The server's processes are the postmaster's process group.
-    const members = platform
-      .allProcesses()
+    const members = (await platform.allProcesses())
       .filter((p) => p.pgrp === pid || p.pid === pid)
       .map((p) => p.pid);
     const usage = await platform.processUsage(members).catch(() => new Map<number, ProcessUsage>());

@@ -81,8 +81,11 @@ void describe('local WAL streams', () => {
       );
     }
     // Visible before PostgreSQL gives up: the alerts signal wal_slot_lag_bytes grows with the outage.
-    const lag = (await createSignals(c).signals(key))?.database?.walSlotLagBytes;
+    const database = (await createSignals(c).signals(key))?.database;
+    const lag = database?.walSlotLagBytes;
     assert.ok(lag !== undefined && lag > 3 * 16 * 2 ** 20, `slot lag ${lag} bytes after 4 segments`);
+    // The postmaster's process group, found among all processes (asynchronously), is measured.
+    assert.ok((database?.memoryBytes ?? 0) > 0, `database memory ${database?.memoryBytes} bytes`);
     await tc.cluster.query('CHECKPOINT');
     assert.equal(
       (await slot())?.wal_status,
