@@ -105,7 +105,10 @@ export function createAccessModule(options: AccessModuleOptions = {}): FeatureMo
       let sweeping = false;
       return {
         apiHooks,
-        routes: [(api) => accessApi(api, access)],
+        routes: [
+          (api) =>
+            accessApi(api, access, (name, value) => ctx.store.putSecret(OIDC_SECRET_SCOPE, name, value)),
+        ],
         onReconciled: async () => {
           if (options.oidc) return;
           const next = await oidcOf(ctx.repoDir);

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { rm, appendFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { findFreePort } from '@msp/runtime-local';
@@ -19,6 +21,8 @@ import { createFixtureRepo, type FixtureRepo } from '../testing/fixture-repo.js'
 import { createDashboardModule, dashboardApp, SESSION_COOKIE } from './index.js';
 
 const CLIENT = 'msp-dashboard';
+const CLIENT_SECRET = 's3cret-of-the-dashboard-client';
+const BIN = fileURLToPath(new URL('../../../cli/bin/msp.js', import.meta.url));
 
 /** A browser: cookies per name, redirects followed by the test. */
 function browser() {
@@ -56,6 +60,7 @@ describe('dashboard sign-in through OIDC', () => {
     user: 'vera@example.com',
     signWithOtherKey: false,
     deny: false,
+    wrongNonce: false,
     lifetime: 300,
     lastAuthorize: undefined as URLSearchParams | undefined,
   };
@@ -66,7 +71,7 @@ describe('dashboard sign-in through OIDC', () => {
 
   const idToken = async (user: string, nonce: string) => {
     const { privateKey } = idp.signWithOtherKey ? await otherKeys : await keys;
-    const token = await new SignJWT({ email: user, nonce })
+    const token = await new SignJWT({ email: user, nonce: idp.wrongNonce ? `${nonce}x` : nonce })
       .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
       .setIssuer(issuerUrl)
       .setAudience(CLIENT)
@@ -124,7 +129,9 @@ describe('dashboard sign-in through OIDC', () => {
             form.get('grant_type') !== 'authorization_code' ||
             createHash('sha256').update(verifier).digest('base64url') !== grant.challenge ||
             form.get('redirect_uri') !== grant.redirectUri ||
-            form.get('client_id') !== grant.clientId
+            form.get('client_id') !== grant.clientId ||
+            req.headers.authorization !==
+              `Basic ${Buffer.from(`${CLIENT}:${CLIENT_SECRET}`).toString('base64')}`
           ) {
             json(400, { error: 'invalid_grant' });
             return;
@@ -143,7 +150,7 @@ describe('dashboard sign-in through OIDC', () => {
     await rm(join(repo.dir, 'services'), { recursive: true, force: true });
     await appendFile(
       join(repo.dir, 'msp.yaml'),
-      `access:\n  oidc: { issuer: '${issuerUrl}', audience: msp-api, clientId: ${CLIENT} }\n`,
+      `access:\n  oidc: { issuer: '${issuerUrl}', audience: msp-api, clientId: ${CLIENT}, clientSecret: dashboard-oidc }\n`,
     );
     cp = await startControlPlane({
       repoDir: repo.dir,
@@ -218,6 +225,43 @@ describe('dashboard sign-in through OIDC', () => {
     assert.match(flow, /Path=\/ui\/oidc/i);
   });
 
+  test('a confidential client: without its secret the sign-in says so; msp access oidc-secret set fixes it', async () => {
+    idp.user = 'vera@example.com';
+    const { b, callback } = await signIn();
+    assert.equal(callback.status, 401);
+    assert.match(callback.text, /not set up completely: ask an admin to set the client secret/);
+    assert.ok(!b.jar.has(SESSION_COOKIE));
+    assert.ok(logs.some((l) => l.includes('msp access oidc-secret set dashboard-oidc')));
+
+    // The CLI as its own process (the control plane runs in this one).
+    const msp = (token: string) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [BIN, 'access', 'oidc-secret', 'set', 'dashboard-oidc'], {
+          env: { ...process.env, MSP_URL: cp.url, MSP_TOKEN: token },
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        child.on('error', reject);
+        child.on('close', (status) => resolve({ status, stdout, stderr }));
+        child.stdin.end(`${CLIENT_SECRET}\n`);
+      });
+    const viewer = await fetch(`${cp.url}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: 'vera@example.com', expiresIn: '1h' }),
+    });
+    const { token } = (await viewer.json()) as { token: string };
+    const refused = await msp(token);
+    assert.notEqual(refused.status, 0);
+    assert.match(refused.stderr, /Only an admin may set the OIDC client secret/);
+    const set = await msp(cp.adminToken);
+    assert.equal(set.status, 0, set.stderr);
+    assert.match(set.stdout, /OIDC client secret dashboard-oidc stored/);
+    assert.equal(await cp.store.getSecret('access', 'dashboard-oidc'), CLIENT_SECRET);
+  });
+
   test('a viewer signs in at the issuer and sees the overview as themselves, with no action', async () => {
     idp.user = 'vera@example.com';
     const { b, callback } = await signIn();
@@ -290,7 +334,7 @@ describe('dashboard sign-in through OIDC', () => {
     assert.ok(!other.jar.has(SESSION_COOKIE));
   });
 
-  test('an ID token signed by another key, an unknown or disabled user and an issuer error are refused', async () => {
+  test('an ID token signed by another key or for another nonce, an unknown or disabled user and an issuer error are refused', async () => {
     idp.user = 'vera@example.com';
     idp.signWithOtherKey = true;
     try {
@@ -300,6 +344,15 @@ describe('dashboard sign-in through OIDC', () => {
       assert.ok(!b.jar.has(SESSION_COOKIE));
     } finally {
       idp.signWithOtherKey = false;
+    }
+    idp.wrongNonce = true;
+    try {
+      const { b, callback } = await signIn();
+      assert.equal(callback.status, 401, 'an ID token for another sign-in (its nonce)');
+      assert.match(callback.text, /an identity MSP cannot trust/);
+      assert.ok(!b.jar.has(SESSION_COOKIE));
+    } finally {
+      idp.wrongNonce = false;
     }
     for (const user of ['nobody@example.com', 'dora@example.com']) {
       idp.user = user;
