@@ -18,7 +18,11 @@ import { createAccessModule } from '../access/index.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import { createFixtureRepo, type FixtureRepo } from '../testing/fixture-repo.js';
+import { chromium } from 'playwright-core';
+import { findChromium } from './browser.js';
 import { createDashboardModule, dashboardApp, SESSION_COOKIE } from './index.js';
+
+const chromiumPath = await findChromium((line) => console.log(line));
 
 const CLIENT = 'msp-dashboard';
 const CLIENT_SECRET = 's3cret-of-the-dashboard-client';
@@ -293,6 +297,26 @@ describe('dashboard sign-in through OIDC', () => {
     const overview = await b.get(`${cp.url}/`);
     assert.match(overview.text, /otto@example\.com <small>\(operator\)<\/small>/);
     assert.match(overview.text, /action="\/ui\/act\/reconcile"/);
+  });
+
+  test('in a browser: the button, the issuer on another site, back and signed in', async (t) => {
+    if (typeof chromiumPath !== 'string') return t.skip(chromiumPath.skip);
+    idp.user = 'otto@example.com';
+    // The control plane as localhost, the issuer as 127.0.0.1: two sites, so the issuer's redirect back is
+    // cross-site (the flow cookie must be Lax) and the Strict session cookie must still be sent after it.
+    const site = cp.url.replace('127.0.0.1', 'localhost');
+    const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+    try {
+      const p = await (await browser.newContext()).newPage();
+      await p.goto(`${site}/`);
+      await p.waitForURL(/\/ui\/sign-in$/);
+      await p.getByRole('link', { name: `Sign in with ${new URL(issuerUrl).host}` }).click();
+      await p.waitForURL(`${site}/`);
+      await p.getByText('otto@example.com').waitFor();
+      await p.getByRole('button', { name: 'Reconcile with the platform repo' }).waitFor();
+    } finally {
+      await browser.close();
+    }
   });
 
   test('a replayed callback and a forged state are refused', async () => {

@@ -165,11 +165,14 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}, oidc?: Da
     return c.redirect('/', 303);
   });
   if (oidc) {
+    app.use('/ui/oidc/*', async (c: Context, next) => {
+      secure(c);
+      await next();
+    });
     oidcSignInRoutes(app, {
       api,
       ...oidc,
       openSession: (c, token, expiresAt) => {
-        secure(c);
         openSession(c, token, Math.min(SESSION_SECONDS, Math.floor((expiresAt - Date.now()) / 1000)));
         return c.html(continuePage());
       },
