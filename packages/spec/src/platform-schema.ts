@@ -116,6 +116,13 @@ export const platformConfigSchema = z.strictObject({
           usernameClaim: z.string().min(1).default('email'),
           /** A claim with the role (viewer|operator|admin) for people not added with `msp users add`. */
           roleClaim: z.string().min(1).optional(),
+          /** The dashboard's OAuth client at the issuer, for browser sign-in (default: `audience`). */
+          clientId: z.string().min(1).optional(),
+          /** The name of the client's secret in the secret store (`msp access oidc-secret set`); never the secret. */
+          clientSecret: z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9_-]*$/, 'a secret name: lowercase letters, digits, - and _')
+            .optional(),
         })
         .optional(),
     })

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseDuration } from '@msp/core';
 import { CliError, printJson } from '../cli-support.js';
-import { call, connect } from '../client.js';
+import { call, connect, segment } from '../client.js';
 import type {
   AccessListOptions,
   AccessRequestOptions,
@@ -137,4 +137,24 @@ export async function auditEvidence(opts: EvidenceOptions): Promise<void> {
   for (const f of files) await writeFile(join(dir, f.name), f.content);
   if (opts.json) return printJson({ dir, head, files: files.map((f) => f.name) });
   console.log(`wrote ${files.length} files to ${dir} (audit chain head ${head})`);
+}
+
+export async function oidcSecretSet(name: string, opts: CommonOptions): Promise<void> {
+  if (process.stdin.isTTY)
+    throw new CliError(
+      'Pipe the secret on standard input: `printf %s "$SECRET" | msp access oidc-secret set <name>`.',
+      2,
+    );
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  const value = Buffer.concat(chunks).toString('utf8').trim();
+  if (!value) throw new CliError('No secret on standard input.', 2);
+  const r = await call(
+    client(opts).api.access['oidc-secrets'][':name'].$put({
+      param: { name: segment(name) },
+      json: { value },
+    }),
+  );
+  if (opts.json) return printJson(r);
+  console.log(`OIDC client secret ${r.name} stored`);
 }

@@ -72,6 +72,16 @@ export function registerAccessCommands(program: Command): void {
     );
   }
 
+  const oidcSecret = access
+    .command('oidc-secret')
+    .description("The OIDC client's secret (dashboard sign-in)");
+  common(
+    oidcSecret
+      .command('set')
+      .description('Store the secret access.oidc.clientSecret names, read from standard input (admin)')
+      .argument('<name>', "msp.yaml's access.oidc.clientSecret"),
+  ).action(action(async (name: string, opts: CommonOptions) => (await impl()).oidcSecretSet(name, opts)));
+
   const audit = program
     .command('audit')
     .description('The hash-chained audit log: who did what, and evidence');

@@ -33,7 +33,11 @@ export interface AccessModuleOptions {
 
 const SIGN_IN_EVERY_MS = 3600_000;
 
-async function oidcOf(repoDir: string): Promise<OidcConfig | undefined> {
+/** The secret store's scope of access secrets (the OIDC client secret `access.oidc.clientSecret` names). */
+export const OIDC_SECRET_SCOPE = 'access';
+
+/** msp.yaml's `access.oidc`, or undefined (none, or the repo does not load). */
+export async function oidcOf(repoDir: string): Promise<OidcConfig | undefined> {
   const { repo } = await loadPlatformRepo(repoDir).catch(() => ({ repo: undefined }));
   return (repo?.platform as { access?: { oidc?: OidcConfig } } | undefined)?.access?.oidc;
 }
@@ -101,7 +105,10 @@ export function createAccessModule(options: AccessModuleOptions = {}): FeatureMo
       let sweeping = false;
       return {
         apiHooks,
-        routes: [(api) => accessApi(api, access)],
+        routes: [
+          (api) =>
+            accessApi(api, access, (name, value) => ctx.store.putSecret(OIDC_SECRET_SCOPE, name, value)),
+        ],
         onReconciled: async () => {
           if (options.oidc) return;
           const next = await oidcOf(ctx.repoDir);

@@ -22,7 +22,11 @@ function durationMs(text: string, what: string): number {
   }
 }
 
-export function accessApi(api: OpenAPIHono<ApiEnv>, access: AccessService): void {
+export function accessApi(
+  api: OpenAPIHono<ApiEnv>,
+  access: AccessService,
+  putSecret: (name: string, value: string) => Promise<void>,
+): void {
   const { store } = access;
   const me = (c: { get(k: 'principal'): Principal }) => c.get('principal');
 
@@ -123,4 +127,12 @@ export function accessApi(api: OpenAPIHono<ApiEnv>, access: AccessService): void
       return c.json(done, 200);
     });
   }
+  api.openapi(r.oidcSecret, async (c) => {
+    if (!hasRole(me(c).role, 'admin'))
+      throw new NotAllowedError('Only an admin may set the OIDC client secret.');
+    const { name } = c.req.valid('param');
+    await putSecret(name, c.req.valid('json').value);
+    await access.audit(me(c).name, 'oidc-secret.set', name, {});
+    return c.json({ name }, 200);
+  });
 }

@@ -140,4 +140,16 @@ export const accessRoutes = {
     request: { params: idParam, body: { ...jsonBody(decisionBody), required: false } },
     responses: { 200: jsonResponse('The request', typed<RequestRow>('A request')) },
   }),
+  oidcSecret: route({
+    method: 'put',
+    path: '/access/oidc-secrets/{name}',
+    summary: "Store the OIDC client secret msp.yaml's access.oidc.clientSecret names (admin, write-only)",
+    request: {
+      params: z.object({
+        name: text().regex(/^[a-z0-9][a-z0-9_-]*$/, 'a secret name: lowercase letters, digits, - and _'),
+      }),
+      body: jsonBody(z.strictObject({ value: text().min(1).max(4096) })),
+    },
+    responses: { 200: jsonResponse('Stored', typed<{ name: string }>('The secret name')) },
+  }),
 };

@@ -29,6 +29,9 @@ import { auditPage } from './pages/audit.js';
 import { alertsPage } from './pages/alerts.js';
 import { fleetPage, fleetReportPage, fleetsPage } from './pages/fleets.js';
 import { sessionRoutes, type SessionView } from './session.js';
+import { continuePage, oidcLabel, oidcSignInRoutes } from './oidc-sign-in.js';
+import { OIDC_SECRET_SCOPE, oidcOf } from '../access/index.js';
+import type { OidcConfig } from '../access/oidc.js';
 
 export const SESSION_COOKIE = 'msp_session';
 const SESSION_SECONDS = 12 * 3600;
@@ -36,6 +39,13 @@ const SESSION_SECONDS = 12 * 3600;
 export interface DashboardOptions {
   /** How often the live stream looks for changes (default 1000 ms). */
   streamIntervalMs?: number;
+}
+
+/** What the OIDC sign-in needs from the control plane (oidc-sign-in.ts); without it, tokens only. */
+export interface DashboardOidc {
+  config: () => OidcConfig | undefined;
+  secret: (name: string) => Promise<string | undefined>;
+  log: (line: string) => void;
 }
 
 const require = createRequire(import.meta.url);
@@ -92,8 +102,20 @@ export function safeBack(back: unknown): string {
 
 type PageResult = { title: string; body: Html; charts?: boolean };
 
-export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
+/** The session cookie: the user's bearer token, HttpOnly and SameSite=Strict, for `seconds`. */
+function openSession(c: Context, token: string, seconds: number): void {
+  setCookie(c, SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    maxAge: seconds,
+    secure: new URL(c.req.url).protocol === 'https:',
+  });
+}
+
+export function dashboardApp(api: Api, options: DashboardOptions = {}, oidc?: DashboardOidc): Hono {
   const app = new Hono();
+  const oidcButton = () => oidcLabel(oidc?.config());
   const secure = (c: Context) => {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.header(k, v);
   };
@@ -137,7 +159,7 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
   app.get('/favicon.ico', (c) => c.body(null, 204));
   app.get('/ui/sign-in', (c) => {
     secure(c);
-    return c.html(signInPage());
+    return c.html(signInPage(undefined, oidcButton()));
   });
   app.post('/ui/sign-in', async (c) => {
     secure(c);
@@ -149,17 +171,27 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
       : undefined;
     if (r?.status !== 200) {
       c.status(401);
-      return c.html(signInPage('That token is not valid or has expired: check it and try again.'));
+      return c.html(
+        signInPage('That token is not valid or has expired: check it and try again.', oidcButton()),
+      );
     }
-    setCookie(c, SESSION_COOKIE, token, {
-      httpOnly: true,
-      sameSite: 'Strict',
-      path: '/',
-      maxAge: SESSION_SECONDS,
-      secure: new URL(c.req.url).protocol === 'https:',
-    });
+    openSession(c, token, SESSION_SECONDS);
     return c.redirect('/', 303);
   });
+  if (oidc) {
+    app.use('/ui/oidc/*', async (c: Context, next) => {
+      secure(c);
+      await next();
+    });
+    oidcSignInRoutes(app, {
+      api,
+      ...oidc,
+      openSession: (c, token, expiresAt) => {
+        openSession(c, token, Math.min(SESSION_SECONDS, Math.floor((expiresAt - Date.now()) / 1000)));
+        return c.html(continuePage());
+      },
+    });
+  }
   app.post('/ui/sign-out', (c) => {
     deleteCookie(c, SESSION_COOKIE, { path: '/' });
     return c.redirect('/ui/sign-in', 303);
@@ -262,11 +294,21 @@ export function dashboardApp(api: Api, options: DashboardOptions = {}): Hono {
 export function createDashboardModule(options: DashboardOptions = {}): FeatureModule {
   return {
     name: 'dashboard',
-    setup(ctx) {
-      return Promise.resolve({
+    async setup(ctx) {
+      // Browser sign-in through msp.yaml's access.oidc, followed across reconciles like the access module.
+      let oidcConfig = await oidcOf(ctx.repoDir);
+      const oidc: DashboardOidc = {
+        config: () => oidcConfig,
+        secret: (name) => ctx.store.getSecret(OIDC_SECRET_SCOPE, name),
+        log: ctx.log,
+      };
+      return {
         routes: [sessionRoutes],
-        mounts: [{ path: '/', app: dashboardApp(ctx.api, options) }],
-      });
+        mounts: [{ path: '/', app: dashboardApp(ctx.api, options, oidc) }],
+        onReconciled: async () => {
+          oidcConfig = await oidcOf(ctx.repoDir);
+        },
+      };
     },
   };
 }

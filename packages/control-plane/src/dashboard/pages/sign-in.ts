@@ -1,8 +1,8 @@
-/** The sign-in page: a user token (today the admin token from .msp/admin-token). */
+/** The sign-in page: a user token, and the OIDC issuer's button when msp.yaml names one (`oidcLabel`). */
 import { html } from 'hono/html';
 import type { Html } from '../layout.js';
 
-export function signInPage(error?: string): Html {
+export function signInPage(error?: string, oidcLabel?: string): Html {
   return html`<!doctype html>
     <html lang="en">
       <head>
@@ -15,6 +15,12 @@ export function signInPage(error?: string): Html {
         <main id="main" class="signin">
           <h1>Sign in to MSP</h1>
           ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+          ${
+            oidcLabel
+              ? html`<p><a class="button primary" href="/ui/oidc/start">${oidcLabel}</a></p>
+                  <p class="muted">or with a token:</p>`
+              : ''
+          }
           <form method="post" action="/ui/sign-in">
             <label for="token">Token</label>
             <input id="token" name="token" type="password" autocomplete="off" required autofocus />
