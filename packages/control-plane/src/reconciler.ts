@@ -89,28 +89,6 @@ export async function reconcile(options: {
         busy: unfinished.has(e.key),
       })),
   );
-  // Restore clones are not in the repo: a restarted control plane brings them back as they were. A full
-  // clone (with its workload) is deployed again; a clone of data only gets its database started.
-  for (const e of existing) {
-    if (e.managedBy !== 'clone' || e.desiredState !== 'running' || e.status === 'failed') continue;
-    if (unfinished.has(e.key) || runtime.isRunning(e.key)) continue;
-    if (e.targetRelease) {
-      plan.push({ kind: 'deploy', key: e.key, reason: 'restore clone not running' });
-      continue;
-    }
-    const target = await targets.of(e.key).catch(() => undefined);
-    if (!target || !(await target.databases.describe(e.key).catch(() => undefined))) continue;
-    if (!(await target.databases.isRunning(e.key).catch(() => true))) {
-      await target.databases.ensure(e.key).catch((error: unknown) => {
-        actions.push({
-          kind: 'deploy',
-          key: e.key,
-          reason: 'restore clone database not running',
-          error: error instanceof Error ? error.message : String(error),
-        });
-      });
-    }
-  }
   const byKey = new Map(desired.map((d) => [d.key, d]));
   for (const action of plan) {
     const spec = byKey.get(action.key);
@@ -138,4 +116,58 @@ export async function reconcile(options: {
     }
   }
   return { diagnostics: [], actions };
+}
+
+/**
+ * Restore clones are not in the platform repo, so the reconciler leaves them alone; a control plane that
+ * starts brings them back as they were, once: a full clone (with its workload) is deployed again, a clone
+ * of data only gets its database started (never a workload). A clone stopped later stays stopped until the
+ * next start; a failed one or one an operation works on is left as it is.
+ */
+export async function bringBackClones(options: {
+  store: StateStore;
+  engine: OperationEngine;
+  targets: RuntimeTargets;
+  by: string;
+}): Promise<ReconcileResult['actions']> {
+  const { store, engine, targets } = options;
+  const runtime = targets.view;
+  const actions: ReconcileResult['actions'] = [];
+  const busy = new Set<string>();
+  for (const o of await store.listOperations({ unfinished: true, limit: 1000 })) {
+    busy.add(o.deploymentKey);
+    // A restore into a clone works on the clone from its create-clone step on.
+    if (typeof o.result?.cloneKey === 'string') busy.add(o.result.cloneKey);
+  }
+  for (const e of await store.listDeployments()) {
+    if (e.managedBy !== 'clone' || e.desiredState !== 'running' || e.status === 'failed') continue;
+    if (busy.has(e.key) || runtime.isRunning(e.key)) continue;
+    if (e.targetRelease) {
+      const action = { kind: 'deploy' as const, key: e.key, reason: 'restore clone not running' };
+      try {
+        const op = await engine.enqueue({
+          kind: 'deploy',
+          deploymentKey: e.key,
+          reason: action.reason,
+          createdBy: options.by,
+        });
+        actions.push({ ...action, operationId: op.id });
+      } catch (error) {
+        actions.push({ ...action, error: error instanceof Error ? error.message : String(error) });
+      }
+      continue;
+    }
+    const target = await targets.of(e.key).catch(() => undefined);
+    if (!target || !(await target.databases.describe(e.key).catch(() => undefined))) continue;
+    if (await target.databases.isRunning(e.key).catch(() => true)) continue;
+    await target.databases.ensure(e.key).catch((error: unknown) => {
+      actions.push({
+        kind: 'deploy',
+        key: e.key,
+        reason: 'restore clone database not running',
+        error: error instanceof Error ? error.message : String(error),
+      });
+    });
+  }
+  return actions;
 }

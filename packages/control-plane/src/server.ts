@@ -23,7 +23,7 @@ import {
 } from './data-dir.js';
 import { createMetrics } from './metrics.js';
 import { createOperationEngine, type OperationEngine, type OperationHandler } from './operations/engine.js';
-import { reconcile, type ReconcileResult } from './reconciler.js';
+import { bringBackClones, reconcile, type ReconcileResult } from './reconciler.js';
 import { createRepoState } from './repo-state.js';
 import type { RuntimeTarget } from './runtime-port.js';
 import {
@@ -310,6 +310,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
     if (options.reconcile !== false) {
       await reconcileNow();
+      for (const a of await bringBackClones({ store, engine, targets, by: 'reconciler' })) {
+        log(`reconciler: ${a.kind} ${a.key}: ${a.reason}${a.error ? ` (not done: ${a.error})` : ''}`);
+      }
       let timer: NodeJS.Timeout | undefined;
       const schedule = () => {
         clearTimeout(timer);
