@@ -236,6 +236,14 @@ describe('alerts: a workload burning CPU and answering 5xx', () => {
         await requestVia(proxyPort, host, '/fail?on=1');
         healthy.push(Date.now() - healthyFrom);
         await new Promise((r) => setTimeout(r, 800));
+        // Still the one incident, open: a resolve mid-flap would not open another (0.8 s failing is less
+        // than the policy's 1.2 s), so counting incidents at the end alone could not see it.
+        const open = (await incidents(policy)).filter((x) => x.status === 'open');
+        assert.equal(
+          open.length,
+          1,
+          `the incident stays open mid-flap (healthy phases: ${healthy.join(', ')} ms)`,
+        );
       }
       await requestVia(proxyPort, host, '/fail?on=0');
       await eventually('the 5xx incident to resolve', 30_000, async () =>
