@@ -250,9 +250,16 @@ export function createEvaluator(deps: EvaluatorDeps) {
             now,
           );
           memories.set(k, memory);
-          if (memory.state !== previous.state || transition)
-            await deps.alerts.saveRuleState(row.key, policy.id, memory);
-          if (transition) await onTransition(row, policy, transition, memory, silences);
+          try {
+            if (memory.state !== previous.state || transition)
+              await deps.alerts.saveRuleState(row.key, policy.id, memory);
+            if (transition) await onTransition(row, policy, transition, memory, silences);
+          } catch (error) {
+            // Not recorded (the state database busy or away): the next round sees the transition again,
+            // instead of a rule firing with no incident, which would never open one.
+            memories.set(k, previous);
+            throw error;
+          }
           if (memory.state === 'firing' && memory.value !== null && !transition)
             await deps.alerts.touchIncident(row.key, policy.id, memory.value);
         }

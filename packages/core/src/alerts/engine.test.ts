@@ -31,7 +31,8 @@ void describe('alert rule engine', () => {
     const high = Array<number>(12).fill(0.95);
     const low = Array<number>(7).fill(0.1);
     const { transitions, states } = run([0.1, ...high, ...low]);
-    assert.deepEqual(transitions, ['1:pending', '11:fired', '17:resolved']);
+    // Clear from t=13 on: keepFiringFor (5 s) counts from that first evaluation that saw it clear.
+    assert.deepEqual(transitions, ['1:pending', '11:fired', '18:resolved']);
     assert.equal(states[10], 'pending');
     assert.equal(states.at(-1), 'inactive');
   });
@@ -44,7 +45,28 @@ void describe('alert rule engine', () => {
   void it('fires at once with duration 0, and flapping faster than keepFiringFor stays one firing', () => {
     const spec = { ...rule, durationMs: 0 };
     const { transitions } = run([0.95, 0.1, 0.95, 0.1, 0.1, 0.95, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1], spec);
-    assert.deepEqual(transitions, ['0:fired', '10:resolved']);
+    assert.deepEqual(transitions, ['0:fired', '11:resolved']);
+  });
+
+  void it('one late evaluation after a gap longer than keepFiringFor does not resolve what fires', () => {
+    const spec = { ...rule, durationMs: 0 };
+    const at = (memory: RuleMemory, value: number, now: number) => evaluateRule(spec, { value }, memory, now);
+    let step = at(INITIAL_MEMORY, 0.95, 0);
+    assert.equal(step.transition, 'fired');
+    step = at(step.memory, 0.95, 1_000);
+    // The evaluator ran 8 s late (a loaded machine): one look at a clear condition is not 5 s of it.
+    step = at(step.memory, 0.1, 9_000);
+    assert.equal(step.memory.state, 'firing');
+    assert.equal(step.transition, undefined);
+    // It held again: the clear count starts over from the next evaluation that sees it clear.
+    step = at(step.memory, 0.95, 9_500);
+    assert.equal(step.memory.clearedSince, undefined);
+    step = at(step.memory, 0.1, 10_000);
+    step = at(step.memory, 0.1, 14_999);
+    assert.equal(step.memory.state, 'firing', 'clear for less than keepFiringFor');
+    step = at(step.memory, 0.1, 15_000);
+    assert.equal(step.transition, 'resolved');
+    assert.equal(step.memory.state, 'inactive');
   });
 
   void it('NoData and Error are states of their own; neither resolves what fires', () => {

@@ -29,6 +29,13 @@ export interface RuleMemory {
   readonly activeSince?: number;
   /** The last evaluation where the condition held. */
   readonly lastActiveAt?: number;
+  /**
+   * Firing only: the first evaluation since the condition last held where it did not hold. keepFiringFor
+   * counts from here (as Prometheus's keep_firing_for does), not from `lastActiveAt`: one evaluation late
+   * after a gap (a loaded machine, a slow round) is one look at the condition, not proof that it stayed
+   * clear for the whole gap, so it never resolves on its own. Not stored: after a restart it starts again.
+   */
+  readonly clearedSince?: number;
   /** The last value, or null (NoData, Error). */
   readonly value: number | null;
   readonly error?: string;
@@ -110,7 +117,10 @@ export function evaluateRule(
   }
   const recovered = was === 'error' || was === 'nodata';
   if (breaches(rule.comparison, value, rule.threshold)) {
-    if (was === 'firing') return { memory: { ...previous, value, lastActiveAt: now } };
+    if (was === 'firing') {
+      const { clearedSince: _cleared, ...held } = previous;
+      return { memory: { ...held, value, lastActiveAt: now } };
+    }
     const activeSince = was === 'pending' ? (previous.activeSince ?? now) : now;
     if (now - activeSince >= rule.durationMs) {
       return {
@@ -125,9 +135,8 @@ export function evaluateRule(
     };
   }
   if (was === 'firing') {
-    if (now - (previous.lastActiveAt ?? previous.since) < rule.keepFiringForMs) {
-      return { memory: { ...previous, value } };
-    }
+    const clearedSince = previous.clearedSince ?? now;
+    if (now - clearedSince < rule.keepFiringForMs) return { memory: { ...previous, value, clearedSince } };
     return { memory: { state: 'inactive', since: now, value }, transition: 'resolved' };
   }
   const memory: RuleMemory = { state: 'inactive', since: was === 'inactive' ? previous.since : now, value };
