@@ -89,7 +89,7 @@ const { target, walSegments, walToReplay, results, dataBytes, manifest } = state
 const RESTORE_ID = 'bench-incr';
 
 /**
- * Before each timed backup: nothing left for autovacuum, no checkpoint in progress (one started by
+ * Before each timed backup: nothing left for autovacuum, nothing waiting for the archiver, no checkpoint in progress (one started by
  * pgbench's WAL volume would otherwise be finished by whichever tool comes first, at its expense) and a
  * cold page cache.
  */
@@ -98,6 +98,13 @@ async function settle() {
   // that went first would have that much more WAL to replay to the same target (32 MB in one run).
   await q('VACUUM');
   await q('CHECKPOINT');
+  // ... and the archiver has caught up (a backlog would make the first tool's backup wait for it).
+  const wal = (await q('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0].w;
+  for (;;) {
+    const [a] = await q('SELECT last_archived_wal FROM pg_stat_archiver');
+    if (a.last_archived_wal >= wal) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
 }
 
