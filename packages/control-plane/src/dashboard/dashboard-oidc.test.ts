@@ -1,3 +1,4 @@
+// Over 400 lines: one control plane and one local issuer shared by every OIDC sign-in case, to keep the suite fast.
 /**
  * Dashboard sign-in through OIDC over real HTTP: a local issuer (discovery, JWKS, an authorize endpoint that
  * sends the browser back with a code, a token endpoint that checks the PKCE verifier) and a real control
