@@ -203,12 +203,19 @@ describe('instances and fleets in a browser', { skip }, () => {
       .getByRole('status')
       .filter({ hasText: `Restoring ${key} to ${picked} in place` })
       .waitFor();
-    await p
-      .locator('tr[data-operation]')
-      .filter({ hasText: 'restore' })
-      .first()
-      .getByText('succeeded')
-      .waitFor({ timeout: 180_000 });
+    const row = p.locator('tr[data-operation]').filter({ hasText: 'restore' }).first();
+    // The restore's own outcome first (with its log when it failed), then the page showing it live.
+    const restore = await eventually('the restore to finish', 240_000, async () => {
+      const [op] = (await cp.store.listOperations({ deploymentKey: key, limit: 20 })).filter(
+        (o) => o.kind === 'restore',
+      );
+      return op && (op.status === 'succeeded' || op.status === 'failed') ? op : undefined;
+    });
+    if (restore.status !== 'succeeded') {
+      const log = (await cp.store.readLog(restore.id)).map((l) => l.message).join('\n');
+      assert.fail(`the restore ${restore.status}: ${restore.error ?? ''}\n${log}`);
+    }
+    await row.getByText('succeeded').waitFor({ timeout: 30_000 });
     // Through the product: the marker is gone, what came before it is there.
     const after = await eventually('the product serving again', 60_000, async () => {
       const r = await product('trial-t', '/api/notes').catch(() => undefined);
