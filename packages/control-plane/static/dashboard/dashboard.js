@@ -19,12 +19,18 @@ function liveUpdates() {
     source.close();
     window.location.assign('/ui/sign-in');
   });
-  for (const kind of ['health', 'operations', 'access', 'incidents', 'fleets']) {
+  const kinds = ['health', 'operations', 'access', 'incidents', 'fleets'];
+  for (const kind of kinds) {
     source.addEventListener(kind, () => {
       say('live · updated ' + new Date().toLocaleTimeString());
       if (window.htmx) htmx.trigger(document.body, 'msp:' + kind);
     });
   }
+  // The stream reports changes after its first look: on each (re)connection the live parts refresh once,
+  // so what changed between the page's rendering (or a dropped connection) and that look is not missed.
+  source.addEventListener('hello', () => {
+    if (window.htmx) for (const kind of kinds) htmx.trigger(document.body, 'msp:' + kind);
+  });
 }
 
 /** A form with data-confirm asks first, naming its target; the server checks the answer came back. */
