@@ -99,6 +99,8 @@ export interface EngineOptions {
   leaseSeconds?: number;
   /** How often a running operation's lease is renewed: a third of the lease unless said otherwise. */
   renewEveryMs?: number;
+  /** How long stop() lets running steps finish before it returns anyway (15 s unless said otherwise). */
+  stopWaitMs?: number;
   now?: () => Date;
   /** The process log (a lost lease is reported there); console.log unless given. */
   log?: (line: string) => void;
@@ -146,6 +148,7 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? ((line: string) => console.log(line));
   const active = new Set<string>();
+  const inflight = new Set<Promise<void>>();
   const workerIds: string[] = [];
   let sweeper: NodeJS.Timeout | undefined;
   let stopping = false;
@@ -256,7 +259,15 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       for (let i = 0; i < (options.concurrency ?? 4); i++) {
         workerIds.push(
           await boss.work<{ id: string }>(OPERATIONS_QUEUE, { pollingIntervalSeconds: 0.5 }, async (jobs) => {
-            for (const job of jobs) await run(job.data.id);
+            for (const job of jobs) {
+              const running = run(job.data.id);
+              inflight.add(running);
+              try {
+                await running;
+              } finally {
+                inflight.delete(running);
+              }
+            }
           }),
         );
       }
@@ -272,6 +283,20 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
       stopping = true;
       clearInterval(sweeper);
       await boss.offWork(OPERATIONS_QUEUE).catch(() => undefined);
+      // A running step is let finish (its operation then stops at that checkpoint, to be resumed by the
+      // next control plane), so nothing it started (initdb, a restore) still writes once the runtime stops.
+      if (inflight.size === 0) return;
+      const waitMs = options.stopWaitMs ?? 15_000;
+      log(`operations: waiting up to ${waitMs / 1000} s for ${active.size} running step(s) to finish`);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+      const outcome = await Promise.race([Promise.allSettled([...inflight]), late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        log(
+          `operations: left running at shutdown, resumed by the next control plane: ${[...active].join(', ')}`,
+        );
+      }
     },
     async enqueue(request) {
       const handler = handlerOf(request.kind);

@@ -2,7 +2,8 @@
  * Leases that fence, over one real PostgreSQL state database and real pg-boss queues: two control planes
  * (each its own pool, job queue client and operation engine, with its own owner name) share the state.
  * A paused one's late checkpoint is refused and logged while the new owner's checkpoints stay; a running
- * one whose lease is taken aborts its step at once; a failed step keeps its error code and retryability.
+ * one whose lease is taken aborts its step at once; a stopping one lets its running step finish first; a
+ * failed step keeps its error code and retryability.
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -241,6 +242,54 @@ test('a running step whose lease is taken over is aborted through its signal at 
     'wait:succeeded:wait done',
     'record:succeeded:record done',
   ]);
+});
+
+test('stopping lets the running step finish (nothing it started outlives the stop), and the next control plane resumes after it', async () => {
+  const kind = 'lease-stopping';
+  const inSlow = deferred();
+  let slowFinishedAt = 0;
+  const a = await startPlane('cp-e', {
+    kinds: [kind],
+    steps: () => ['slow', 'after'],
+    async runStep(step) {
+      if (step === 'slow') {
+        inSlow.resolve();
+        await sleep(1500); // as initdb or a file restore: work that does not stop half-way
+        slowFinishedAt = Date.now();
+      }
+      return `${step} by cp-e`;
+    },
+  });
+  const op = await a.engine.enqueue({
+    kind,
+    deploymentKey: 'lease/stopping',
+    reason: 'test',
+    createdBy: 'test',
+  });
+  await inSlow.promise;
+  await a.engine.stop();
+  const stoppedAt = Date.now();
+  assert.ok(
+    slowFinishedAt > 0 && slowFinishedAt <= stoppedAt,
+    'stop() returned only once the step had finished',
+  );
+  assert.ok(
+    a.lines.some((l) => /waiting up to 15 s for 1 running step/.test(l)),
+    a.lines.join('\n'),
+  );
+  const left = await a.store.getOperation(op.id);
+  assert.equal(left?.status, 'running', 'unfinished, not failed: stopping is not a failure');
+  assert.deepEqual(stepsOf(left), ['slow:succeeded:slow by cp-e', 'after:pending:']);
+
+  const b = await startPlane('cp-f', {
+    kinds: [kind],
+    steps: () => ['slow', 'after'],
+    runStep: (step) => Promise.resolve(`${step} by cp-f`),
+  });
+  await b.boss.send(OPERATIONS_QUEUE, { id: op.id }); // as its start() does for what was left unfinished
+  const done = await b.engine.waitFor(op.id, 30_000);
+  assert.equal(done?.status, 'succeeded');
+  assert.deepEqual(stepsOf(done), ['slow:succeeded:slow by cp-e', 'after:succeeded:after by cp-f']);
 });
 
 test('an operation queued while its job was lost (sent during an outage) is found and run', async () => {
