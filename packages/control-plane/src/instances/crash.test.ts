@@ -1,8 +1,9 @@
 /**
  * `kill -9` of the control plane between an upgrade's pre-upgrade backup and its migrator, then `msp up`
  * again: the upgrade finishes, the migrator ran once, one pre-upgrade backup. Runs the real `msp` CLI.
- * The migrator is a wrapper that waits a little first and does nothing when its control plane died
- * meanwhile (as a real job runner's would be cancelled), and counts the runs that did migrate.
+ * The migrator is a wrapper that records each start and counts the runs that did migrate; the run the
+ * crash interrupts stalls (as a long migration would), and the next control plane must stop it (its pid
+ * file) before the resumed step runs the migrator again, so that two never run at once.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,7 +11,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { findFreePort } from '@msp/runtime-local';
+import { findFreePort, isProcessAlive } from '@msp/runtime-local';
 import { eventually, requestVia, uploadBundle } from '../testing/fixture-repo.js';
 import { mspBin, mspUpHarness, type MspUpHarness } from '../testing/msp-process.js';
 import { createInstanceRepo, sampleProductDir } from './test-support.js';
@@ -41,18 +42,21 @@ test('kill -9 between the pre-upgrade backup and the migrator: the upgrade finis
   scratchDirs.push(scratch);
   await chmod(scratch, 0o777); // the migrator runs as the service user
   const counter = join(scratch, 'runs');
+  const starts = join(scratch, 'starts');
+  const hold = join(scratch, 'hold');
   const wrapper = join(scratch, 'migrator.mjs');
   await writeFile(
     wrapper,
-    `import { appendFileSync } from 'node:fs';
+    `import { appendFileSync, existsSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-const parent = process.ppid;
-await new Promise((r) => setTimeout(r, 4000));
-let alive = process.ppid === parent;
-try { process.kill(parent, 0); } catch (e) { if (e.code === 'ESRCH') alive = false; }
-if (!alive) { console.error('the control plane is gone: not migrating'); process.exit(3); }
-appendFileSync(${JSON.stringify(counter)}, 'run\\n');
-process.exit(spawnSync(process.execPath, ['migrate.js'], { stdio: 'inherit' }).status ?? 1);
+appendFileSync(${JSON.stringify(starts)}, \`\${process.pid}\\n\`);
+if (existsSync(${JSON.stringify(hold)})) {
+  rmSync(${JSON.stringify(hold)}, { force: true });
+  await new Promise((r) => setTimeout(r, 90_000)); // stalls until the next control plane stops it
+}
+const status = spawnSync(process.execPath, ['migrate.js'], { stdio: 'inherit' }).status ?? 1;
+if (status === 0) appendFileSync(${JSON.stringify(counter)}, \`run by \${process.pid}\\n\`);
+process.exit(status);
 `,
   );
   await chmod(wrapper, 0o644);
@@ -107,11 +111,17 @@ process.exit(spawnSync(process.execPath, ['migrate.js'], { stdio: 'inherit' }).s
     .split('\n')
     .filter(Boolean).length;
 
+  const startsBefore = (await readFile(starts, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  await writeFile(hold, '');
   const upgrade = await api<Op>('/instances/prod/crashy/upgrade', { to: 'v1.1.0' });
-  await eventually('the migrator step to begin after the backup', 120_000, async () => {
+  const stalled = await eventually('the migrator to start after the backup', 120_000, async () => {
     const o = await api<Op>(`/operations/${upgrade.id}`);
     const step = (n: string) => o.steps.find((s) => s.name === n)?.status;
-    return step('pre-upgrade-backup') === 'succeeded' && step('migrate') === 'running' ? true : undefined;
+    const started = (await readFile(starts, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+    const pid = started[startsBefore.length];
+    return step('pre-upgrade-backup') === 'succeeded' && step('migrate') === 'running' && pid
+      ? Number(pid)
+      : undefined;
   });
   first.child.kill('SIGKILL');
   await first.exited();
@@ -122,7 +132,17 @@ process.exit(spawnSync(process.execPath, ['migrate.js'], { stdio: 'inherit' }).s
   assert.ok(done.attempt >= 2, 'resumed by the second control plane');
   assert.ok(done.log.some((l) => /resumed/.test(l.message)));
   const runs = (await readFile(counter, 'utf8')).split('\n').filter(Boolean).length - migrationsBefore;
-  assert.equal(runs, 1, 'the migrator migrated exactly once');
+  assert.equal(
+    await isProcessAlive(stalled),
+    false,
+    'the migrator the crashed control plane left running was stopped by the next one',
+  );
+  assert.equal(
+    runs,
+    1,
+    `the migrator migrated exactly once; attempt ${done.attempt}, runs:\n${await readFile(counter, 'utf8')}\n` +
+      done.log.map((l) => l.message).join('\n'),
+  );
   const { backups } = await api<{ backups: Array<{ kind: string; type: string }> }>(
     '/instances/prod/crashy/backups',
   );

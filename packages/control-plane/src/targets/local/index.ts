@@ -73,7 +73,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   // A control plane that died left its children running (they are detached): stop them, so nothing runs twice.
   const reaped = await reapStaleInstances(dataDir.logs);
   if (reaped.length > 0)
-    log(`local runtime: stopped ${reaped.length} instance(s) left by a previous control plane`);
+    log(`local runtime: stopped ${reaped.length} instance(s) or task(s) left by a previous control plane`);
 
   // Nothing of this target runs now (a stale instance was just stopped): a status a previous control plane
   // wrote ("healthy") is not true until a deploy starts the instances again.

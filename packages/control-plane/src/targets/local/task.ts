@@ -1,12 +1,21 @@
 /**
  * One-off tasks on the local runtime (an upgrade's migrator): a process run to its end in the code folder
- * of a release, with the environment the deployment's instances get, as the user instances run as.
+ * of a release, with the environment the deployment's instances get, as the user instances run as. A task
+ * leads its own process group and has a pid file beside the instances', so a control plane that restarts
+ * after a crash stops a task its predecessor left running before the resumed step runs it again: two
+ * migrators never run at once.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PreconditionFailedError, type DeploymentSpec } from '@msp/core';
-import { findNodeModules } from '@msp/runtime-local';
+import {
+  findNodeModules,
+  readProcStat,
+  removePidFile,
+  signalProcessGroup,
+  writePidFile,
+} from '@msp/runtime-local';
 import type { StepContext } from '../../operations/engine.js';
 import type { TaskRequest, TaskResult } from '../../runtime-port.js';
 import { clusterFor, type LocalContext } from './context.js';
@@ -71,11 +80,36 @@ export async function runTask(
       cwd: codeDir,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
       ...(c.serviceUser.switchUser ? { uid: c.serviceUser.uid, gid: c.serviceUser.gid } : {}),
     });
+    const pid = child.pid;
+    const id = `${key}#task`;
+    if (pid !== undefined) {
+      const record = {
+        id,
+        deployment: key,
+        pid,
+        startTime: '',
+        spawnedAt: new Date().toISOString(),
+        command: [command, ...args].join(' '),
+      };
+      writePidFile(c.dataDir.logs, record);
+      void readProcStat(pid).then(
+        (facts) => {
+          if (facts?.pgrp === pid && child.exitCode === null && child.signalCode === null) {
+            writePidFile(c.dataDir.logs, { ...record, startTime: facts.startTime });
+          }
+        },
+        () => undefined,
+      );
+    }
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
-    const kill = () => child.kill('SIGKILL');
+    // The whole group: a task's own children (a migrator's) go with it.
+    const kill = () => {
+      if (pid === undefined || !signalProcessGroup(pid, 'SIGKILL')) child.kill('SIGKILL');
+    };
     const timer = setTimeout(kill, task.timeoutMs ?? 600_000);
     ctx.signal.addEventListener('abort', kill, { once: true });
     child.once('error', (e) => {
@@ -84,6 +118,10 @@ export async function runTask(
     });
     child.once('close', (code) => {
       clearTimeout(timer);
+      if (pid !== undefined) {
+        signalProcessGroup(pid, 'SIGKILL'); // nothing it started outlives it
+        removePidFile(c.dataDir.logs, id, pid);
+      }
       ctx.signal.removeEventListener('abort', kill);
       done(code);
     });
