@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import {
-  CLEAR_RECOVERY_SQL,
+  clearRecoverySql,
   createDirectoryRepository,
   createPostgresCluster,
   findFreePort,
@@ -127,7 +127,7 @@ try {
     isRunning: () => restored.isRunning(),
     logFile: join(clusterDir, 'run', 'postgres.log'),
   });
-  for (const sql of CLEAR_RECOVERY_SQL) await restored.query(sql);
+  for (const sql of await clearRecoverySql(join(clusterDir, 'data'))) await restored.query(sql);
   await removeWalSpool(join(clusterDir, 'data'));
   const [row] = await restored.query('SELECT coalesce(max(id), 0) AS id, max(at) AS at FROM rpo', [], 'app');
   const lostRows = lastCommitted - Number(row.id);

@@ -9,7 +9,7 @@ import { findFreePort } from '../net.js';
 import { createPostgresCluster, postgresOsUser, type PostgresCluster } from '../postgres/index.js';
 import { startTestCluster, type TestCluster } from '../testing.js';
 import {
-  CLEAR_RECOVERY_SQL,
+  clearRecoverySql,
   createDirectoryRepository,
   listArchivedWal,
   packName,
@@ -100,7 +100,15 @@ async function restoreInto(
     logFile: join(clusterDir, 'run', 'postgres.log'),
     timeoutMs: 60_000,
   });
-  for (const sql of CLEAR_RECOVERY_SQL) await cluster.query(sql);
+  // While it recovered, restartpoints were held off; once promoted the cluster's own settings are back.
+  for (const sql of await clearRecoverySql(join(clusterDir, 'data'))) await cluster.query(sql);
+  const settings = await cluster.query<{ name: string; setting: string; unit: string }>(
+    "SELECT name, setting, unit FROM pg_settings WHERE name IN ('max_wal_size', 'checkpoint_timeout') ORDER BY name",
+  );
+  assert.deepEqual(
+    settings.map((r) => `${r.name}=${r.setting}${r.unit}`),
+    ['checkpoint_timeout=300s', 'max_wal_size=512MB'],
+  );
   await cluster.ensure();
   return cluster;
 }

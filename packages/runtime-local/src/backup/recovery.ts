@@ -3,7 +3,7 @@
  * verified WAL from the archive, the target, promote at the target), waiting for recovery to end, and
  * removing the settings afterwards. Plus the WAL archive as the repository holds it.
  */
-import { appendFile, chown, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, chown, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RestoreTarget } from '@msp/core';
@@ -87,7 +87,19 @@ export async function writeRecoveryConfig(options: {
     MARK,
     `restore_command = ${quote(restoreCommand(options.archiveDir, spool))}`,
     `recovery_target_timeline = 'latest'`,
+    // No restartpoints while replaying (each one writes out the buffers replay dirtied, and the
+    // end-of-recovery checkpoint then waits for the one in progress): the end-of-recovery checkpoint
+    // writes them once. Bounded, since replayed segments stay in pg_wal until a restartpoint.
+    ...Object.entries(await recoveryCheckpointSettings(dataDir)).map(([k, v]) => `${k} = ${quote(v)}`),
   ];
+  const auto = join(dataDir, 'postgresql.auto.conf');
+  // What the restored database had set itself, given back by clearRecoverySql (kept until it has run).
+  const own = await readFile(auto, 'utf8').catch(() => '');
+  await writeFile(
+    ownSettingsFile(dataDir),
+    JSON.stringify(Object.fromEntries(RECOVERY_ONLY.map((n) => [n, autoConfValue(own, n) ?? null]))),
+    { mode: 0o600 },
+  );
   if (target.kind === 'time') {
     // PostgreSQL's own timestamp form: its check of recovery_target_time refuses the ISO "T…Z" spelling.
     const at = new Date(target.time).toISOString().replace('T', ' ').replace('Z', '+00');
@@ -96,7 +108,6 @@ export async function writeRecoveryConfig(options: {
   } else if (target.kind === 'backup') {
     lines.push(`recovery_target = 'immediate'`, `recovery_target_action = 'promote'`);
   }
-  const auto = join(dataDir, 'postgresql.auto.conf');
   await appendFile(auto, `\n${lines.join('\n')}\n`, { mode: 0o600 });
   await writeFile(join(dataDir, 'recovery.signal'), '', { mode: 0o600 });
   if (options.owner) {
@@ -105,15 +116,62 @@ export async function writeRecoveryConfig(options: {
   }
 }
 
-/** SQL that removes the recovery settings once the server has promoted (ALTER SYSTEM rewrites the file). */
-export const CLEAR_RECOVERY_SQL = [
-  'ALTER SYSTEM RESET restore_command',
-  'ALTER SYSTEM RESET recovery_target_time',
-  'ALTER SYSTEM RESET recovery_target',
-  'ALTER SYSTEM RESET recovery_target_action',
-  'ALTER SYSTEM RESET recovery_target_timeline',
-  'SELECT pg_reload_conf()',
-];
+/** Settings that hold only while a restore recovers (see writeRecoveryConfig); the values are MSP's. */
+const RECOVERY_ONLY = ['max_wal_size', 'checkpoint_timeout'] as const;
+/** The restored database's own values of those (in the spool, which goes once recovery is cleared). */
+const ownSettingsFile = (dataDir: string) => join(walSpoolDir(dataDir), 'own-settings.json');
+
+/**
+ * max_wal_size for the length of a recovery: a quarter of the free disk space, between 1 and 16 GiB (a
+ * replay of up to about half of it needs no restartpoint); checkpoint_timeout at its maximum.
+ */
+async function recoveryCheckpointSettings(dataDir: string): Promise<Record<string, string>> {
+  const free = await statfs(dataDir).then(
+    (s) => s.bavail * s.bsize,
+    () => 0,
+  );
+  const mb = Math.min(16 * 1024, Math.max(1024, Math.floor(free / 4 / 2 ** 20)));
+  return { max_wal_size: `${mb}MB`, checkpoint_timeout: '1d' };
+}
+
+/** The last value of `name` in postgresql.auto.conf text, as written there (unquoted); undefined if none. */
+function autoConfValue(text: string, name: string): string | undefined {
+  let value: string | undefined;
+  for (const line of text.split('\n')) {
+    const m =
+      /^\s*([A-Za-z_.]+)\s*=\s*'((?:[^']|'')*)'\s*(?:#.*)?$/.exec(line) ??
+      /^\s*([A-Za-z_.]+)\s*=\s*([^\s#']+)\s*(?:#.*)?$/.exec(line);
+    if (m && m[1]!.toLowerCase() === name) value = m[2]!.replace(/''/g, "'");
+  }
+  return value;
+}
+
+/**
+ * SQL that removes the recovery settings once the server has promoted (ALTER SYSTEM rewrites the file).
+ * A recovery-only setting the restored postgresql.auto.conf had of its own (an ALTER SYSTEM of the
+ * database's owner) gets that value back rather than being reset. Safe to run again (a resumed step):
+ * the values come from a file that goes with the spool (removeWalSpool), after this has run.
+ */
+export async function clearRecoverySql(dataDir: string): Promise<string[]> {
+  const own = (await readFile(ownSettingsFile(dataDir), 'utf8')
+    .then((t) => JSON.parse(t) as Record<string, unknown>)
+    .catch(() => ({}))) as Record<string, unknown>;
+  const restore = RECOVERY_ONLY.map((name) => {
+    const value = own[name];
+    return typeof value === 'string'
+      ? `ALTER SYSTEM SET ${name} = ${quote(value)}`
+      : `ALTER SYSTEM RESET ${name}`;
+  });
+  return [
+    'ALTER SYSTEM RESET restore_command',
+    'ALTER SYSTEM RESET recovery_target_time',
+    'ALTER SYSTEM RESET recovery_target',
+    'ALTER SYSTEM RESET recovery_target_action',
+    'ALTER SYSTEM RESET recovery_target_timeline',
+    ...restore,
+    'SELECT pg_reload_conf()',
+  ];
+}
 
 /**
  * Polls until the server has left recovery (promoted). Fails when the server stops meanwhile (a

@@ -13,7 +13,7 @@ import { PreconditionFailedError, walSegmentRange, type RestoreTarget } from '@m
 import {
   ARCHIVER_STATUS_SQL,
   CLUSTER_ROLES,
-  CLEAR_RECOVERY_SQL,
+  clearRecoverySql,
   createDirectoryRepository,
   createPostgresCluster,
   deleteArchivedWal,
@@ -164,7 +164,7 @@ async function recoverCluster(
     isRunning: () => cluster.isRunning(),
     logFile: join(cluster.options.dir, 'run', 'postgres.log'),
   });
-  for (const sql of CLEAR_RECOVERY_SQL) await cluster.query(sql);
+  for (const sql of await clearRecoverySql(data)) await cluster.query(sql);
   await removeWalSpool(data);
   await cluster.ensure();
   const [tl] = await cluster.query<{ tl: number; at: Date }>(
