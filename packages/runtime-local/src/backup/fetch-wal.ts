@@ -16,7 +16,7 @@
  * Runs as the PostgreSQL OS user; imports nothing but Node built-ins.
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,6 +27,11 @@ import { gunzip } from 'node:zlib';
 const gunzipAsync = promisify(gunzip);
 
 export class CorruptWalError extends Error {}
+
+/** sha256 on the libuv threadpool (WebCrypto), so that the prefetcher's segments hash side by side. */
+async function sha256Hex(data: Buffer): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+}
 
 /** The raw content of an archived WAL file, verified; undefined when the archive does not hold it. */
 export async function readArchivedWal(archiveDir: string, name: string): Promise<Buffer | undefined> {
@@ -50,7 +55,7 @@ export async function readArchivedWal(archiveDir: string, name: string): Promise
       cause,
     });
   }
-  if (createHash('sha256').update(stored).digest('hex') !== info.storedSha256) {
+  if ((await sha256Hex(stored)) !== info.storedSha256) {
     throw new CorruptWalError(`${name}.gz is corrupt: its sha256 does not match ${name}.gz.json`);
   }
   let raw: Buffer;
@@ -71,7 +76,7 @@ export async function readArchivedWal(archiveDir: string, name: string): Promise
 
 const SEGMENT = /^[0-9A-F]{24}$/;
 /** How many verified segments the prefetcher keeps ready ahead of recovery (16 MiB each). */
-const AHEAD = 8;
+const AHEAD = 16;
 /** The prefetcher gives up when recovery has not taken a segment for this long (target reached). */
 const IDLE_MS = 30_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -114,14 +119,19 @@ async function prefetch(
         .sort();
       first = false;
       if (next.length === 0) return;
-      // One segment per core at a time: gunzip runs on the libuv threadpool, so every core helps while
-      // replay waits.
+      // One segment per core in flight, taken in order as each finishes (not in lockstep batches):
+      // hashing and gunzip run on the libuv threadpool, so every core helps while replay waits.
       const width = Math.max(2, availableParallelism());
-      for (let i = 0; i < next.length; i += width) {
-        const batch = next.slice(i, i + width);
-        const ok = await Promise.all(batch.map((name) => spoolOne(name)));
-        if (ok.includes(false)) return;
-      }
+      let at = 0;
+      let stop = false;
+      await Promise.all(
+        Array.from({ length: Math.min(width, next.length) }, async () => {
+          while (!stop && at < next.length) {
+            if (!(await spoolOne(next[at++]!))) stop = true;
+          }
+        }),
+      );
+      if (stop) return;
     }
   } finally {
     await rm(join(spoolDir, '.prefetch.lock'), { force: true });
