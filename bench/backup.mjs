@@ -7,7 +7,9 @@
  * kill -9 is measured by bench/rpo.mjs (the embedded PostgreSQL 17 MSP runs).
  *
  * `RESTORE_ONLY=1 node bench/backup.mjs` reruns only the restores against the cluster, backups and
- * target a previous full run left in BENCH_DIR (for profiling restore changes).
+ * target a previous full run left in BENCH_DIR (for profiling restore changes). The point-in-time restore
+ * runs ROUNDS (3) times per tool, the order alternating, and reports each round and the medians: on a
+ * shared VM one pair moves by ±30% from run to run.
  */
 import { execSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync, statSync } from 'node:fs';
@@ -87,6 +89,8 @@ if (process.env.RESTORE_ONLY) {
 const { target, walSegments, walToReplay, results, dataBytes, manifest } = state;
 /** Both tools restore from their incremental backup (taken before the target): the chain combined. */
 const RESTORE_ID = 'bench-incr';
+/** Point-in-time restore pairs (see below). */
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
 
 /**
  * Before each timed backup: nothing left for autovacuum, nothing waiting for the archiver, no checkpoint in progress (one started by
@@ -263,43 +267,66 @@ const startAndWait = async (dir, port) => {
   return n;
 };
 const pgUser = { uid: Number(sh('id -u postgres')), gid: Number(sh('id -g postgres')) };
-sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-let mspRows;
-let mspFiles = 0;
-const tMspRestore = await time(async () => {
-  mspFiles = await time(async () => {
-    const m = await restoreBaseBackup({
-      repository: mspRepo,
-      id: RESTORE_ID,
-      targetDir: `${ROOT}/msp-restore`,
-      owner: pgUser,
+/** One point-in-time restore by MSP: [total, files] seconds and the marker rows at the target. */
+async function mspPitr() {
+  let rows;
+  let files = 0;
+  const total = await time(async () => {
+    files = await time(async () => {
+      const m = await restoreBaseBackup({
+        repository: mspRepo,
+        id: RESTORE_ID,
+        targetDir: `${ROOT}/msp-restore`,
+        owner: pgUser,
+      });
+      await writeRecoveryConfig({
+        dataDir: `${ROOT}/msp-restore`,
+        archiveDir,
+        target: { kind: 'time', time: target },
+        owner: pgUser,
+        fromWal: m.startWal,
+      });
     });
-    await writeRecoveryConfig({
-      dataDir: `${ROOT}/msp-restore`,
-      archiveDir,
-      target: { kind: 'time', time: target },
-      owner: pgUser,
-      fromWal: m.startWal,
-    });
+    rows = await startAndWait(`${ROOT}/msp-restore`, MSP_PORT);
   });
-  mspRows = await startAndWait(`${ROOT}/msp-restore`, MSP_PORT);
-});
-log(`msp restore ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s), marker rows ${mspRows}`);
-sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-let brRows;
-let brFiles = 0;
-const tBrRestore = await time(async () => {
-  brFiles = await time(async () => {
-    rmSync(`${ROOT}/br-restore`, { recursive: true, force: true });
-    mkdirSync(`${ROOT}/br-restore`, { mode: 0o700 });
-    sh(`chown postgres: ${ROOT}/br-restore`);
-    asPg(
-      `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
+  return { total, files, rows };
+}
+/** The same by pgBackRest. */
+async function brPitr() {
+  let rows;
+  let files = 0;
+  const total = await time(async () => {
+    files = await time(async () => {
+      rmSync(`${ROOT}/br-restore`, { recursive: true, force: true });
+      mkdirSync(`${ROOT}/br-restore`, { mode: 0o700 });
+      sh(`chown postgres: ${ROOT}/br-restore`);
+      asPg(
+        `pgbackrest --stanza=bench --pg1-path=${ROOT}/br-restore --type=time "--target=${target.replace('T', ' ').replace('Z', '+00')}" --target-action=promote restore`,
+      );
+    });
+    rows = await startAndWait(`${ROOT}/br-restore`, BR_PORT);
+  });
+  return { total, files, rows };
+}
+// ROUNDS pairs, the order alternating (the first restore after the backups runs on a machine still
+// settling), cold page cache before each; reported per round and as the median of each tool.
+const rounds = [];
+for (let r = 0; r < ROUNDS; r++) {
+  const round = {};
+  for (const tool of r % 2 === 0 ? ['msp', 'br'] : ['br', 'msp']) {
+    sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
+    round[tool] = tool === 'msp' ? await mspPitr() : await brPitr();
+    const t = round[tool];
+    log(
+      `round ${r + 1}: ${tool} restore ${t.total.toFixed(1)} s (files ${t.files.toFixed(1)} s), marker rows ${t.rows}`,
     );
-  });
-  brRows = await startAndWait(`${ROOT}/br-restore`, BR_PORT);
-});
-log(`pgbackrest restore ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s), marker rows ${brRows}`);
+  }
+  rounds.push(round);
+}
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const mspMedian = median(rounds.map((r) => r.msp.total));
+const brMedian = median(rounds.map((r) => r.br.total));
+const rowsOk = rounds.every((r) => r.msp.rows === 1 && r.br.rows === 1);
 
 // ---- delta restore in place: both restored clusters run DELTA_WRITE_SECONDS of pgbench writes (at the
 // same time, so under the same load), stop, and are restored over in place to the same target again.
@@ -368,11 +395,13 @@ const lines = [
   ...results.map(([n, t, s]) => `| ${n} | ${t.toFixed(1)} s | ${mb(s)} |`),
   `| ratios MSP / pgBackRest: full backup ${(results[0][1] / results[1][1]).toFixed(2)}×, incremental backup ${(results[4][1] / results[5][1]).toFixed(2)}× | | |`,
   '',
-  `| restore to a point in time from the incremental backups (${walSegments} WAL segments archived) | wall time (RTO) | marker rows (expect 1) |`,
-  '|---|---|---|',
-  `| MSP: restore + recovery + promote | ${tMspRestore.toFixed(1)} s (files ${mspFiles.toFixed(1)} s, recovery ${(tMspRestore - mspFiles).toFixed(1)} s) | ${mspRows} |`,
-  `| pgBackRest restore --type=time + recovery + promote | ${tBrRestore.toFixed(1)} s (files ${brFiles.toFixed(1)} s, recovery ${(tBrRestore - brFiles).toFixed(1)} s) | ${brRows} |`,
-  `| ratio MSP / pgBackRest | ${(tMspRestore / tBrRestore).toFixed(2)}× | |`,
+  `| restore to a point in time from the incremental backups (${walSegments} WAL segments archived), ${ROUNDS} rounds, order alternating | MSP: restore + recovery + promote | pgBackRest restore --type=time + recovery + promote | ratio |`,
+  '|---|---|---|---|',
+  ...rounds.map(
+    (r, i) =>
+      `| round ${i + 1} (${i % 2 === 0 ? 'MSP' : 'pgBackRest'} first) | ${r.msp.total.toFixed(1)} s (files ${r.msp.files.toFixed(1)} s) | ${r.br.total.toFixed(1)} s (files ${r.br.files.toFixed(1)} s) | ${(r.msp.total / r.br.total).toFixed(2)}× |`,
+  ),
+  `| **median** (marker rows at the target: ${rowsOk ? 'exactly 1 in every restore' : 'NOT 1 in some restore'}) | ${mspMedian.toFixed(1)} s | ${brMedian.toFixed(1)} s | **${(mspMedian / brMedian).toFixed(2)}×** |`,
   '',
   `WAL from each incremental backup's start to the target: MSP ${mb(walToReplay?.msp ?? NaN)}, pgBackRest ${mb(walToReplay?.br ?? NaN)}.`,
   '',
