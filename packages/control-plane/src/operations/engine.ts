@@ -161,16 +161,23 @@ export function createOperationEngine(options: EngineOptions): OperationEngine {
 
   async function run(id: string): Promise<void> {
     if (active.has(id) || stopping) return;
-    let op = await store.acquireLease(id, owner, leaseSeconds);
-    if (!op) {
-      const current = await store.getOperation(id);
-      // Someone else holds a live lease (or it finished): if it is unfinished, look again after the lease.
-      if (current && !isFinished(current)) {
-        await boss.sendAfter(OPERATIONS_QUEUE, { id }, {}, leaseSeconds);
-      }
-      return;
-    }
+    // Taken before the lease is asked for: the lease is this owner's whichever of several jobs for one
+    // operation (a resume, the sweeper, a look-again) asks, so two workers here would both run it.
     active.add(id);
+    let op: Operation | undefined;
+    try {
+      op = await store.acquireLease(id, owner, leaseSeconds);
+      if (!op) {
+        const current = await store.getOperation(id);
+        // Someone else holds a live lease (or it finished): if it is unfinished, look again after the lease.
+        if (current && !isFinished(current)) {
+          await boss.sendAfter(OPERATIONS_QUEUE, { id }, {}, leaseSeconds);
+        }
+      }
+    } finally {
+      if (!op) active.delete(id);
+    }
+    if (!op) return;
     const lease = holdLease({
       operationId: id,
       owner,

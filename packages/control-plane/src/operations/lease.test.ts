@@ -292,6 +292,34 @@ test('stopping lets the running step finish (nothing it started outlives the sto
   assert.deepEqual(stepsOf(done), ['slow:succeeded:slow by cp-e', 'after:succeeded:after by cp-f']);
 });
 
+test('several jobs for one operation at once (a resume, a sweep, a retry): one control plane runs it once', async () => {
+  const kind = 'lease-duplicate-jobs';
+  let runs = 0;
+  const plane = await startPlane('cp-g', {
+    kinds: [kind],
+    steps: () => ['migrate'],
+    async runStep() {
+      runs++;
+      await sleep(1500);
+      return 'migrated';
+    },
+  });
+  const op = await plane.engine.enqueue({
+    kind,
+    deploymentKey: 'lease/dup',
+    reason: 'test',
+    createdBy: 'test',
+  });
+  // What a restarted control plane's start, its sweeper and a retry after a held lease each send.
+  await Promise.all([1, 2, 3, 4].map(() => plane.boss.send(OPERATIONS_QUEUE, { id: op.id })));
+  const done = await plane.engine.waitFor(op.id, 30_000);
+  assert.equal(done?.status, 'succeeded');
+  await sleep(2000); // a second run would still be going
+  assert.equal(runs, 1, 'the step ran once');
+  assert.equal((await plane.store.getOperation(op.id))?.attempt, 1);
+  assert.ok(!(await plane.store.readLog(op.id)).some((l) => /lost its lease|resumed/.test(l.message)));
+});
+
 test('an operation queued while its job was lost (sent during an outage) is found and run', async () => {
   const kind = 'lease-stranded';
   const plane = await startPlane('cp-c', {
