@@ -150,9 +150,16 @@ async function runControlPlane(options: {
   });
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C: quit now, as after a kill -9; the next `msp up` stops what is left and resumes.
+      if (signal !== 'SIGINT') return;
+      console.log('msp: SIGINT again: quitting now; the next `msp up` stops what is left and resumes it');
+      process.exit(130);
+    }
     stopping = true;
-    console.log(`msp: ${signal}: stopping every deployment and the control plane…`);
+    console.log(
+      `msp: ${signal}: stopping every deployment and the control plane… (Ctrl-C again to quit at once)`,
+    );
     cp.stop().then(
       () => {
         console.log('msp: stopped');
