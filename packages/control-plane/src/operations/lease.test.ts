@@ -2,8 +2,8 @@
  * Leases that fence, over one real PostgreSQL state database and real pg-boss queues: two control planes
  * (each its own pool, job queue client and operation engine, with its own owner name) share the state.
  * A paused one's late checkpoint is refused and logged while the new owner's checkpoints stay; a running
- * one whose lease is taken aborts its step at once; a stopping one lets its running step finish first; a
- * failed step keeps its error code and retryability.
+ * one whose lease is taken aborts its step at once; a failed step keeps its error code and retryability.
+ * (How one control plane runs its operations: engine.test.ts.)
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,89 +13,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import PgBoss from 'pg-boss';
-import { UnavailableError, type Operation } from '@msp/core';
+import { UnavailableError } from '@msp/core';
 import { findFreePort } from '@msp/runtime-local';
-import { startTestCluster, type TestCluster } from '@msp/runtime-local/testing';
 import { createSecretBox } from '../secrets.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
-import { createDb } from '../state/db.js';
-import { CORE_MIGRATIONS, migrateState } from '../state/migrate.js';
-import { createStateStore, type StateStore } from '../state/store.js';
+import { createStateStore } from '../state/store.js';
 import { createLocalRuntime } from '../targets/local/index.js';
+import { LEASE_SECONDS, deferred, startPlanes, stepsOf, type Planes } from '../testing/engine-planes.js';
 import { createFixtureRepo, eventually, type FixtureRepo } from '../testing/fixture-repo.js';
-import {
-  OPERATIONS_QUEUE,
-  createOperationEngine,
-  type OperationEngine,
-  type OperationHandler,
-} from './engine.js';
+import { OPERATIONS_QUEUE, type OperationHandler } from './engine.js';
 import { LeaseLostError } from './lease.js';
 
-// Short, so takeovers are quick; not so short that a loaded machine misses a renewal (3 renewals a lease).
-const LEASE_SECONDS = 3;
-
-let db: TestCluster;
+let planes: Planes;
 let url: string;
-const cleanups: Array<() => Promise<unknown>> = [];
+let cleanups: Planes['cleanups'];
+const startPlane = (owner: string, handler: OperationHandler, renewEveryMs?: number) =>
+  planes.startPlane(owner, handler, renewEveryMs);
 
 before(async () => {
-  db = await startTestCluster({ databases: ['msp'], name: 'lease' });
-  url = db.connectionString('admin', 'msp');
-  const pool = new pg.Pool({ connectionString: url, max: 1 });
-  await migrateState(createDb(pool), [CORE_MIGRATIONS]);
-  await pool.end();
+  planes = await startPlanes('lease');
+  ({ url, cleanups } = planes);
 });
-
 // Each test's control planes stop with it: the next one's operations are not offered to them.
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn().catch(() => undefined);
-});
+afterEach(() => planes.stopPlanes());
 after(async () => {
-  await db?.cleanup();
+  await planes?.close();
 });
-
-interface Plane {
-  owner: string;
-  store: StateStore;
-  boss: PgBoss;
-  engine: OperationEngine;
-  /** What the control plane wrote to its process log. */
-  lines: string[];
-}
-
-async function startPlane(owner: string, handler: OperationHandler, renewEveryMs?: number): Promise<Plane> {
-  const pool = new pg.Pool({ connectionString: url, max: 5 });
-  pool.on('error', () => undefined);
-  cleanups.push(() => pool.end());
-  const store = createStateStore(pool, createSecretBox(randomBytes(32)));
-  const boss = new PgBoss({ connectionString: url, max: 3, schema: 'pgboss' });
-  boss.on('error', () => undefined);
-  await boss.start();
-  cleanups.push(() => boss.stop({ graceful: false, wait: true, timeout: 5000 }));
-  const lines: string[] = [];
-  const engine = createOperationEngine({
-    store,
-    boss,
-    handlers: [handler],
-    owner,
-    leaseSeconds: LEASE_SECONDS,
-    ...(renewEveryMs === undefined ? {} : { renewEveryMs }),
-    log: (line) => lines.push(line),
-  });
-  await engine.start();
-  cleanups.push(() => engine.stop());
-  return { owner, store, boss, engine, lines };
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-const stepsOf = (op: Operation | undefined) =>
-  op?.steps.map((s) => `${s.name}:${s.status}:${s.detail ?? ''}`);
 
 test('a control plane paused past its lease: the other takes over and completes, the late checkpoint is refused and logged', async () => {
   const kind = 'lease-paused';
@@ -242,82 +185,6 @@ test('a running step whose lease is taken over is aborted through its signal at 
     'wait:succeeded:wait done',
     'record:succeeded:record done',
   ]);
-});
-
-test('stopping lets the running step finish (nothing it started outlives the stop), and the next control plane resumes after it', async () => {
-  const kind = 'lease-stopping';
-  const inSlow = deferred();
-  let slowFinishedAt = 0;
-  const a = await startPlane('cp-e', {
-    kinds: [kind],
-    steps: () => ['slow', 'after'],
-    async runStep(step) {
-      if (step === 'slow') {
-        inSlow.resolve();
-        await sleep(1500); // as initdb or a file restore: work that does not stop half-way
-        slowFinishedAt = Date.now();
-      }
-      return `${step} by cp-e`;
-    },
-  });
-  const op = await a.engine.enqueue({
-    kind,
-    deploymentKey: 'lease/stopping',
-    reason: 'test',
-    createdBy: 'test',
-  });
-  await inSlow.promise;
-  await a.engine.stop();
-  const stoppedAt = Date.now();
-  assert.ok(
-    slowFinishedAt > 0 && slowFinishedAt <= stoppedAt,
-    'stop() returned only once the step had finished',
-  );
-  assert.ok(
-    a.lines.some((l) => /waiting up to 15 s for 1 running step/.test(l)),
-    a.lines.join('\n'),
-  );
-  const left = await a.store.getOperation(op.id);
-  assert.equal(left?.status, 'running', 'unfinished, not failed: stopping is not a failure');
-  assert.deepEqual(stepsOf(left), ['slow:succeeded:slow by cp-e', 'after:pending:']);
-
-  const b = await startPlane('cp-f', {
-    kinds: [kind],
-    steps: () => ['slow', 'after'],
-    runStep: (step) => Promise.resolve(`${step} by cp-f`),
-  });
-  await b.boss.send(OPERATIONS_QUEUE, { id: op.id }); // as its start() does for what was left unfinished
-  const done = await b.engine.waitFor(op.id, 30_000);
-  assert.equal(done?.status, 'succeeded');
-  assert.deepEqual(stepsOf(done), ['slow:succeeded:slow by cp-e', 'after:succeeded:after by cp-f']);
-});
-
-test('several jobs for one operation at once (a resume, a sweep, a retry): one control plane runs it once', async () => {
-  const kind = 'lease-duplicate-jobs';
-  let runs = 0;
-  const plane = await startPlane('cp-g', {
-    kinds: [kind],
-    steps: () => ['migrate'],
-    async runStep() {
-      runs++;
-      await sleep(1500);
-      return 'migrated';
-    },
-  });
-  const op = await plane.engine.enqueue({
-    kind,
-    deploymentKey: 'lease/dup',
-    reason: 'test',
-    createdBy: 'test',
-  });
-  // What a restarted control plane's start, its sweeper and a retry after a held lease each send.
-  await Promise.all([1, 2, 3, 4].map(() => plane.boss.send(OPERATIONS_QUEUE, { id: op.id })));
-  const done = await plane.engine.waitFor(op.id, 30_000);
-  assert.equal(done?.status, 'succeeded');
-  await sleep(2000); // a second run would still be going
-  assert.equal(runs, 1, 'the step ran once');
-  assert.equal((await plane.store.getOperation(op.id))?.attempt, 1);
-  assert.ok(!(await plane.store.readLog(op.id)).some((l) => /lost its lease|resumed/.test(l.message)));
 });
 
 test('an operation queued while its job was lost (sent during an outage) is found and run', async () => {
