@@ -267,10 +267,14 @@ const startAndWait = async (dir, port) => {
   return n;
 };
 const pgUser = { uid: Number(sh('id -u postgres')), gid: Number(sh('id -g postgres')) };
-/** One point-in-time restore by MSP: [total, files] seconds and the marker rows at the target. */
-async function mspPitr() {
+/**
+ * One point-in-time restore by MSP (in place with `delta`): [total, files] seconds, the marker rows at the
+ * target and what a delta restore rewrote.
+ */
+async function mspPitr({ delta = false } = {}) {
   let rows;
   let files = 0;
+  let rewritten;
   const total = await time(async () => {
     files = await time(async () => {
       const m = await restoreBaseBackup({
@@ -278,6 +282,7 @@ async function mspPitr() {
         id: RESTORE_ID,
         targetDir: `${ROOT}/msp-restore`,
         owner: pgUser,
+        ...(delta ? { delta: true, onDelta: (d) => (rewritten = d) } : {}),
       });
       await writeRecoveryConfig({
         dataDir: `${ROOT}/msp-restore`,
@@ -289,7 +294,7 @@ async function mspPitr() {
     });
     rows = await startAndWait(`${ROOT}/msp-restore`, MSP_PORT);
   });
-  return { total, files, rows };
+  return { total, files, rows, rewritten };
 }
 /** The same by pgBackRest. */
 async function brPitr() {
@@ -352,26 +357,7 @@ await Promise.all(
 );
 for (const d of ['msp-restore', 'br-restore']) asPg(`${BIN}/pg_ctl stop -D ${ROOT}/${d} -m fast >/dev/null`);
 sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
-let mspDeltaRows;
-let mspDelta;
-const tMspDelta = await time(async () => {
-  const m = await restoreBaseBackup({
-    repository: mspRepo,
-    id: RESTORE_ID,
-    targetDir: `${ROOT}/msp-restore`,
-    owner: pgUser,
-    delta: true,
-    onDelta: (d) => (mspDelta = d),
-  });
-  await writeRecoveryConfig({
-    dataDir: `${ROOT}/msp-restore`,
-    archiveDir,
-    target: { kind: 'time', time: target },
-    owner: pgUser,
-    fromWal: m.startWal,
-  });
-  mspDeltaRows = await startAndWait(`${ROOT}/msp-restore`, MSP_PORT);
-});
+const { total: tMspDelta, rows: mspDeltaRows, rewritten: mspDelta } = await mspPitr({ delta: true });
 log(`msp delta restore ${tMspDelta.toFixed(1)} s, ${JSON.stringify(mspDelta)}, marker rows ${mspDeltaRows}`);
 sh('sync; echo 3 > /proc/sys/vm/drop_caches || true');
 let brDeltaRows;
