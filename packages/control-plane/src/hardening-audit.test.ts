@@ -7,16 +7,15 @@
  */
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-explicit-any -- OpenAPI JSON */
 import assert from 'node:assert/strict';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { findFreePort } from '@msp/runtime-local';
 import { defaultModules } from './modules.js';
 import { startControlPlane, type ControlPlane } from './server.js';
 import { createLocalRuntime } from './targets/local/index.js';
-import { createFixtureRepo, eventually, type FixtureRepo } from './testing/fixture-repo.js';
+import { addPlainService, createFixtureRepo, eventually, type FixtureRepo } from './testing/fixture-repo.js';
 
 /** Whether a TCP connection to host:port is refused (nothing listens there for that address). */
 const refused = (host: string, port: number) =>
@@ -107,31 +106,7 @@ describe('hardening variants (issue 9, every route)', () => {
 
   before(async () => {
     repo = await createFixtureRepo({ name: 'hardening-audit' });
-    // A service that declares no database and no volumes (issue 9 #11).
-    const plain = join(repo.dir, 'services', 'plain');
-    await mkdir(join(plain, 'code'), { recursive: true });
-    await writeFile(join(plain, 'README.md'), '# Plain\n');
-    await writeFile(
-      join(plain, 'code', 'server.js'),
-      "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST);\n",
-    );
-    await writeFile(
-      join(plain, 'service.yaml'),
-      [
-        'service: { id: plain, owners: [platform], description: A service without a database. }',
-        'build:',
-        '  local:',
-        '    dir: code',
-        "    command: ['node', 'server.js']",
-        'environments:',
-        '  - id: dev',
-        '    projectID: plain-dev',
-        '    category: test',
-        '    deploy: { type: manual }',
-        `    domain: plain.dev.${repo.registryDomain.split('.').slice(2).join('.')}`,
-        '',
-      ].join('\n'),
-    );
+    await addPlainService(repo); // a service without a database
     cp = await startControlPlane({
       repoDir: repo.dir,
       port: await findFreePort(),

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,7 @@ import { defaultModules } from '../modules.js';
 import { startControlPlane, type ControlPlane } from '../server.js';
 import { createLocalRuntime } from '../targets/local/index.js';
 import {
+  addPlainService,
   createFixtureRepo,
   eventually,
   releaseRegistryDir,
@@ -89,31 +90,7 @@ describe('the API edge', () => {
 
   before(async () => {
     repo = await createFixtureRepo({ name: 'api', rollout: true });
-    // A service that declares no database.
-    const plain = join(repo.dir, 'services', 'plain');
-    await mkdir(join(plain, 'code'), { recursive: true });
-    await writeFile(join(plain, 'README.md'), '# Plain\n');
-    await writeFile(
-      join(plain, 'code', 'server.js'),
-      "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');\n",
-    );
-    await writeFile(
-      join(plain, 'service.yaml'),
-      [
-        'service: { id: plain, owners: [platform], description: A service without a database. }',
-        'build:',
-        '  local:',
-        '    dir: code',
-        "    command: ['node', 'server.js']",
-        'environments:',
-        '  - id: dev',
-        '    projectID: plain-dev',
-        '    category: test',
-        '    deploy: { type: manual }',
-        `    domain: plain.dev.${repo.registryDomain.split('.').slice(2).join('.')}`,
-        '',
-      ].join('\n'),
-    );
+    await addPlainService(repo); // a service without a database
     cp = await startControlPlane({
       repoDir: repo.dir,
       port: await findFreePort(),

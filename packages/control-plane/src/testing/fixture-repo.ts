@@ -72,6 +72,37 @@ export async function createFixtureRepo(
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
+/**
+ * Adds `services/plain` to a fixture repo: a service that declares no database and no volumes (issue 9
+ * #11), a one-line HTTP server on the runtime's PORT and HOST, with a dev environment.
+ */
+export async function addPlainService(repo: FixtureRepo): Promise<void> {
+  const plain = join(repo.dir, 'services', 'plain');
+  await mkdir(join(plain, 'code'), { recursive: true });
+  await writeFile(join(plain, 'README.md'), '# Plain\n');
+  await writeFile(
+    join(plain, 'code', 'server.js'),
+    "require('node:http').createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), process.env.HOST ?? '127.0.0.1');\n",
+  );
+  await writeFile(
+    join(plain, 'service.yaml'),
+    [
+      'service: { id: plain, owners: [platform], description: A service without a database. }',
+      'build:',
+      '  local:',
+      '    dir: code',
+      "    command: ['node', 'server.js']",
+      'environments:',
+      '  - id: dev',
+      '    projectID: plain-dev',
+      '    category: test',
+      '    deploy: { type: manual }',
+      `    domain: plain.dev.${repo.registryDomain.split('.').slice(2).join('.')}`,
+      '',
+    ].join('\n'),
+  );
+}
+
 export async function eventually<T>(
   what: string,
   timeoutMs: number,
