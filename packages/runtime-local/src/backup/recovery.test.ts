@@ -29,6 +29,12 @@ test('a restore recovers without restartpoints, then gives the database its own 
     assert.match(block, /^checkpoint_timeout = '1d'$/m);
     assert.match(block, /^recovery_target_time = '2026-12-01 10:00:00\.000\+00'$/m);
 
+    // Written a second time (a restore resumed before PostgreSQL started): still the owner's values.
+    await writeRecoveryConfig({
+      dataDir,
+      archiveDir: join(dataDir, 'archive'),
+      target: { kind: 'time', time: '2026-12-01T10:00:00.000Z' },
+    });
     const sql = await clearRecoverySql(dataDir);
     assert.ok(sql.includes("ALTER SYSTEM SET max_wal_size = '700MB'"), sql.join('\n'));
     assert.ok(sql.includes('ALTER SYSTEM RESET checkpoint_timeout'), sql.join('\n'));

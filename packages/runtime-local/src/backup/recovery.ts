@@ -93,8 +93,10 @@ export async function writeRecoveryConfig(options: {
     ...Object.entries(await recoveryCheckpointSettings(dataDir)).map(([k, v]) => `${k} = ${quote(v)}`),
   ];
   const auto = join(dataDir, 'postgresql.auto.conf');
-  // What the restored database had set itself, given back by clearRecoverySql (kept until it has run).
-  const own = await readFile(auto, 'utf8').catch(() => '');
+  // What the restored database had set itself, given back by clearRecoverySql (kept until it has run):
+  // above MSP's block, should a resumed restore write the settings a second time.
+  const text = await readFile(auto, 'utf8').catch(() => '');
+  const own = text.includes(MARK) ? text.slice(0, text.indexOf(MARK)) : text;
   await writeFile(
     ownSettingsFile(dataDir),
     JSON.stringify(Object.fromEntries(RECOVERY_ONLY.map((n) => [n, autoConfValue(own, n) ?? null]))),
