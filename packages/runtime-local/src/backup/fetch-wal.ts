@@ -13,7 +13,7 @@
  * recovery.ts) moves a spooled segment into place with `mv` and only runs this script on a miss, so
  * replay no longer waits for a Node start, two checksums and a gunzip per segment.
  *
- * Runs as the PostgreSQL OS user; imports nothing but Node built-ins.
+ * Runs as the PostgreSQL OS user; imports nothing but Node built-ins and concurrency.ts (no packages).
  */
 import { spawn } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
@@ -23,6 +23,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
+import { eachLimit } from './concurrency.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -75,6 +76,8 @@ export async function readArchivedWal(archiveDir: string, name: string): Promise
 }
 
 const SEGMENT = /^[0-9A-F]{24}$/;
+/** A segment the prefetcher cannot spool (missing, corrupt, or recovery idle): it stops. */
+class StopPrefetch extends Error {}
 /** How many verified segments the prefetcher keeps ready ahead of recovery (16 MiB each). */
 const AHEAD = 16;
 /** The prefetcher gives up when recovery has not taken a segment for this long (target reached). */
@@ -121,17 +124,16 @@ async function prefetch(
       if (next.length === 0) return;
       // One segment per core in flight, taken in order as each finishes (not in lockstep batches):
       // hashing and gunzip run on the libuv threadpool, so every core helps while replay waits.
-      const width = Math.max(2, availableParallelism());
-      let at = 0;
-      let stop = false;
-      await Promise.all(
-        Array.from({ length: Math.min(width, next.length) }, async () => {
-          while (!stop && at < next.length) {
-            if (!(await spoolOne(next[at++]!))) stop = true;
-          }
-        }),
+      const stopped = await eachLimit(next, Math.max(2, availableParallelism()), async (name) => {
+        if (!(await spoolOne(name))) throw new StopPrefetch();
+      }).then(
+        () => false,
+        (error: unknown) => {
+          if (error instanceof StopPrefetch) return true;
+          throw error;
+        },
       );
-      if (stop) return;
+      if (stopped) return;
     }
   } finally {
     await rm(join(spoolDir, '.prefetch.lock'), { force: true });
