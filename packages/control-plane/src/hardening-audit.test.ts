@@ -34,6 +34,17 @@ const refused = (host: string, port: number) =>
 
 type Schema = Record<string, any>;
 
+/** `schema` with its `$ref`s followed into `doc`. */
+function resolved(doc: Schema, schema: Schema | undefined): Schema {
+  let s = schema ?? {};
+  while (s.$ref)
+    s = (s.$ref as string)
+      .split('/')
+      .slice(1)
+      .reduce((o: Schema, k) => o[k] as Schema, doc);
+  return s;
+}
+
 /** A request body for `schema` where every string is valid-looking, except the one at `bad` (a path). */
 function sampleOf(
   doc: Schema,
@@ -42,12 +53,7 @@ function sampleOf(
   value: string,
   at = '',
 ): unknown {
-  let s = schema ?? {};
-  while (s.$ref)
-    s = (s.$ref as string)
-      .split('/')
-      .slice(1)
-      .reduce((o: Schema, k) => o[k] as Schema, doc);
+  const s = resolved(doc, schema);
   if (s.anyOf || s.oneOf) return sampleOf(doc, (s.anyOf ?? s.oneOf)[0], bad, value, at);
   if (s.allOf)
     return Object.assign({}, ...(s.allOf as Schema[]).map((x) => sampleOf(doc, x, bad, value, at)));
@@ -69,12 +75,7 @@ function sampleOf(
 
 /** The paths of every string (or enum) in `schema`. */
 function stringsOf(doc: Schema, schema: Schema | undefined, at = '', out: string[] = []): string[] {
-  let s = schema ?? {};
-  while (s.$ref)
-    s = (s.$ref as string)
-      .split('/')
-      .slice(1)
-      .reduce((o: Schema, k) => o[k] as Schema, doc);
+  const s = resolved(doc, schema);
   if (s.anyOf || s.oneOf) return stringsOf(doc, (s.anyOf ?? s.oneOf)[0], at, out);
   if (s.allOf) for (const x of s.allOf as Schema[]) stringsOf(doc, x, at, out);
   const type = Array.isArray(s.type) ? (s.type as string[]).find((t) => t !== 'null') : s.type;
