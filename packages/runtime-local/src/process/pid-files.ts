@@ -72,6 +72,28 @@ export function writePidFile(logDir: string, record: PidRecord): void {
   renameSync(tmp, path);
 }
 
+/**
+ * Records a process just spawned as the leader of its own group: the record at once (a control plane
+ * killed right now must find and reap the orphan), completed with the start time, which guards the reaper
+ * against a recycled pid, once it is known, unless the process has `exited()` by then (its pid may
+ * already be another's). Without a start time the record identifies the process by its command line.
+ */
+export function recordSpawn(
+  logDir: string,
+  record: Omit<PidRecord, 'startTime'>,
+  exited: () => boolean,
+): void {
+  writePidFile(logDir, { ...record, startTime: '' });
+  void readProcStat(record.pid).then(
+    (facts) => {
+      // Facts of another group are not this leader's.
+      if (exited() || facts === undefined || facts.pgrp !== record.pid) return;
+      writePidFile(logDir, { ...record, startTime: facts.startTime });
+    },
+    () => undefined,
+  );
+}
+
 export function removePidFile(logDir: string, id: string, pid: number): void {
   const path = pidFilePath(logDir, id);
   // Only remove our own record: a newer spawn of the same instance may have replaced it.

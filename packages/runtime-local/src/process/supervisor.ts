@@ -21,7 +21,7 @@ import {
   type InstanceState,
   type RestartPolicy,
 } from './instance-state.js';
-import { readProcStat, removePidFile, signalProcessGroup, writePidFile } from './pid-files.js';
+import { recordSpawn, removePidFile, signalProcessGroup } from './pid-files.js';
 import { probeHttp } from './probe.js';
 import { StderrTail, redactionsOf, spawnFailure, spawnInstance } from './spawn.js';
 import {
@@ -265,26 +265,17 @@ class ProcessSupervisor extends EventEmitter<SupervisorEvents> implements Superv
     if (pid === undefined) return; // the 'error' event follows
     inst.child = child;
     inst.pid = pid;
-    // The pid file is written at once (a control plane killed right now must find and reap the orphan),
-    // and completed with the start time, which guards the reaper against a recycled pid, once it is known.
-    const record = {
-      id: spec.id,
-      deployment: spec.deployment,
-      pid,
-      startTime: '',
-      spawnedAt: new Date(this.now()).toISOString(),
-      command: spec.command.filter(Boolean).join(' '),
-    };
-    writePidFile(this.options.logDir, record);
     let exited = false;
-    void readProcStat(pid).then(
-      (facts) => {
-        // After 'exit' the pid may already belong to another process, and the record is removed: keep it so.
-        // An instance leads its own group; facts of another group are not this child's.
-        if (exited || facts === undefined || facts.pgrp !== pid) return;
-        writePidFile(this.options.logDir, { ...record, startTime: facts.startTime });
+    recordSpawn(
+      this.options.logDir,
+      {
+        id: spec.id,
+        deployment: spec.deployment,
+        pid,
+        spawnedAt: new Date(this.now()).toISOString(),
+        command: spec.command.filter(Boolean).join(' '),
       },
-      () => undefined, // the record keeps identifying the process by its command line
+      () => exited,
     );
     inst.writer.line('msp', `started pid ${pid} on port ${spec.port}: ${spec.command.join(' ')}`);
     child.stdout?.on('data', (chunk: Buffer) => inst.writer.write('out', chunk));

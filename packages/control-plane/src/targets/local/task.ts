@@ -9,13 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PreconditionFailedError, type DeploymentSpec } from '@msp/core';
-import {
-  findNodeModules,
-  readProcStat,
-  removePidFile,
-  signalProcessGroup,
-  writePidFile,
-} from '@msp/runtime-local';
+import { findNodeModules, recordSpawn, removePidFile, signalProcessGroup } from '@msp/runtime-local';
 import type { StepContext } from '../../operations/engine.js';
 import type { TaskRequest, TaskResult } from '../../runtime-port.js';
 import { clusterFor, type LocalContext } from './context.js';
@@ -86,22 +80,16 @@ export async function runTask(
     const pid = child.pid;
     const id = `${key}#task`;
     if (pid !== undefined) {
-      const record = {
-        id,
-        deployment: key,
-        pid,
-        startTime: '',
-        spawnedAt: new Date().toISOString(),
-        command: [command, ...args].join(' '),
-      };
-      writePidFile(c.dataDir.logs, record);
-      void readProcStat(pid).then(
-        (facts) => {
-          if (facts?.pgrp === pid && child.exitCode === null && child.signalCode === null) {
-            writePidFile(c.dataDir.logs, { ...record, startTime: facts.startTime });
-          }
+      recordSpawn(
+        c.dataDir.logs,
+        {
+          id,
+          deployment: key,
+          pid,
+          spawnedAt: new Date().toISOString(),
+          command: [command, ...args].join(' '),
         },
-        () => undefined,
+        () => child.exitCode !== null || child.signalCode !== null,
       );
     }
     child.stdout.on('data', keep);
