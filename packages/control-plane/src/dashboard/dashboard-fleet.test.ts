@@ -259,7 +259,7 @@ describe('instances and fleets in a browser', { skip }, () => {
     // One evaluation, so a snapshot never straddles a swap of the live section.
     const look = async () =>
       p.evaluate<Seen>(`({
-        status: document.querySelector('#live')?.getAttribute('data-fleet-status') ?? '',
+        status: document.querySelector('[data-fleet-status]')?.getAttribute('data-fleet-status') ?? '',
         states: Object.fromEntries(
           [...document.querySelectorAll('tr[data-member]')].map((r) => [
             r.getAttribute('data-member').replace(/^instance\\/[^/]+\\//, ''),

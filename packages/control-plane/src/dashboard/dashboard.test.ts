@@ -4,8 +4,9 @@
  * plane with the local runtime: sign in, promote a release and watch the stage change without reloading,
  * restore a deployment to a time picked on the backups timeline, ask for access to prod as one person and
  * approve it as another on the Access page (and find the approval on the Audit page), an incident on the
- * Alerts page when a service is killed for good (acknowledged, silenced) that clears when it returns, and a
- * viewer who sees no action. One
+ * Alerts page when a service is killed for good (acknowledged, silenced) that clears when it returns, a
+ * change that arrives while a live section is refreshing (shown after that refresh), and a viewer who sees
+ * no action. One
  * control plane and one browser for the file. MSP_DASHBOARD_SCREENSHOTS=<dir> also saves every page at
  * 1280 px and at phone width (docs/dashboard/).
  */
@@ -427,8 +428,12 @@ describe('dashboard in a browser', { skip }, () => {
     const onNav = (f: { url(): string }) => navigations.push(f.url());
     p.on('framenavigated', onNav);
     await cp.runtime.workloads.stop(key);
+    // First the alert itself (the API), then the page showing it live.
+    await eventually('an open incident on prod', 90_000, async () =>
+      (await open()).length > 0 ? true : undefined,
+    );
     const row = p.locator(`tr[data-incident][data-deployment="${key}"]`).first();
-    await row.waitFor({ timeout: 90_000 });
+    await row.waitFor({ timeout: 30_000 });
     await row.getByText('CRITICAL').waitFor();
     assert.deepEqual(navigations, [], 'the incident arrived without a reload');
     p.off('framenavigated', onNav);
@@ -478,6 +483,46 @@ describe('dashboard in a browser', { skip }, () => {
     await p.getByRole('link', { name: 'Fleets' }).click();
     await p.waitForURL(/\/ui\/fleets$/);
     if (shots) await shoot(p, 'fleets');
+  });
+
+  test('a change that arrives while a live section is refreshing shows too: that refresh runs after it', async () => {
+    assert.equal((await api('/users', { name: 'carol', role: 'operator' })).status, 201);
+    const t = await api('/tokens', { user: 'carol', expiresIn: '1h', label: 'dashboard test' });
+    const carol = t.body.token as string;
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    try {
+      const p = await signIn(ctx, cp.adminToken);
+      await p.goto(`${cp.url}/ui/access`);
+      await p.getByRole('status').filter({ hasText: /^live/ }).waitFor();
+      // Every live refresh of the page reads at once and answers 2 s later: a slow control plane.
+      let read = 0;
+      await p.route(`${cp.url}/ui/access`, async (route) => {
+        if (!route.request().headers()['hx-request']) return route.continue();
+        const response = await route.fetch();
+        read += 1;
+        await new Promise((r) => setTimeout(r, 2000));
+        await route.fulfill({ response });
+      });
+      await p.evaluate(`htmx.trigger(document.body, 'msp:access')`);
+      await eventually('a refresh that has read the page', 10_000, () =>
+        Promise.resolve(read >= 1 ? true : undefined),
+      );
+      // A request arrives now: the stream says so (every 300 ms) while that refresh is still in flight.
+      const asked = await apiAs(cp, carol)('/access/requests', {
+        target: 'releaseregistry',
+        environment: 'prod',
+        role: 'db-read',
+        duration: '30m',
+        reason: 'arrived during a refresh',
+      });
+      assert.equal(asked.status, 201, JSON.stringify(asked.body));
+      await p
+        .locator('tr[data-status="pending"]')
+        .filter({ hasText: 'arrived during a refresh' })
+        .waitFor({ timeout: 15_000 });
+    } finally {
+      await ctx.close();
+    }
   });
 
   test('a viewer sees every page and no action button', async () => {

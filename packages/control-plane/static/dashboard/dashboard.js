@@ -26,6 +26,9 @@ function liveUpdates() {
       if (window.htmx) htmx.trigger(document.body, 'msp:' + kind);
     });
   }
+  // A live section swaps its children, never itself (hx-select="#live > *", innerHTML): an event that comes
+  // while the section's refresh is in flight is queued on the section and runs after it, which htmx skips
+  // when the section it was queued on has been replaced. The last change is then always shown.
   // The stream reports changes after its first look: on each (re)connection the live parts refresh once,
   // so what changed between the page's rendering (or a dropped connection) and that look is not missed.
   source.addEventListener('hello', () => {

@@ -144,9 +144,9 @@ export async function accessPage(api: UserApi, session: Session): Promise<{ titl
       id="live"
       data-stream-access
       hx-get="${BACK}"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="msp:access from:body"
     >
       <h2>Pending</h2>

@@ -186,9 +186,9 @@ export async function alertsPage(api: UserApi, session: Session): Promise<{ titl
     <section
       id="live"
       hx-get="${BACK}"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="msp:incidents from:body"
     >
       <h2>Open incidents</h2>

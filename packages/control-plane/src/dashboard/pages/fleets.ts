@@ -23,9 +23,9 @@ export async function fleetsPage(api: UserApi): Promise<{ title: string; body: H
       id="live"
       data-stream-fleets
       hx-get="/ui/fleets"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="msp:fleets from:body"
     >
       <div class="table-wrap">
@@ -110,14 +110,13 @@ export async function fleetPage(
     <section
       id="live"
       data-stream-fleets
-      data-fleet-status="${f.status}"
       hx-get="${back}"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="msp:fleets from:body"
     >
-      <div class="cards">
+      <div class="cards" data-fleet-status="${f.status}">
         <div class="card">
           <div class="v">${badge(f.status)}</div>
           status ${f.stopReason ? html`<small>${f.stopReason}</small>` : ''}

@@ -61,9 +61,9 @@ export async function operationsPage(api: UserApi): Promise<{ title: string; bod
     <section
       id="live"
       hx-get="/ui/operations"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="${LIVE}"
     >
       ${operationsTable(operations)}
@@ -78,9 +78,9 @@ export async function operationPage(api: UserApi, id: string): Promise<{ title: 
     <section
       id="live"
       hx-get="${href}"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="${LIVE}"
     >
       <p>

@@ -47,9 +47,9 @@ export async function overviewPage(api: UserApi, session: Session): Promise<{ ti
     <section
       id="live"
       hx-get="/"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="msp:health from:body, msp:incidents from:body"
     >
       <div class="cards">

@@ -106,9 +106,9 @@ export async function servicePage(
     <section
       id="live"
       hx-get="${back}"
-      hx-select="#live"
+      hx-select="#live > *"
       hx-target="this"
-      hx-swap="outerHTML"
+      hx-swap="innerHTML"
       hx-trigger="msp:health from:body, msp:operations from:body"
     >
       <p>
