@@ -248,6 +248,8 @@ export interface DeploymentSignals {
   pendingRequests: number;
   /** Responses by status class at the target's front door, counted since the target started. */
   responses?: Readonly<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
+  /** The same responses by exact status code (`"429": 3`), for ratios that name a code or exclude some. */
+  responseCodes?: Readonly<Record<string, number>>;
   /** Sum of the backends' response times (to the response head) over those responses, in ms. */
   responseLatencyMsTotal?: number;
   database?: DatabaseSignals;

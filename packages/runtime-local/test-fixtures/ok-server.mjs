@@ -1,5 +1,5 @@
 // A workload that meets the runtime contract: HTTP on $PORT, /-/healthz only with the bearer secret.
-// Extras for tests: /slow?ms=N, /whoami, POST /-/make-unhealthy, /spawn-grandchild, /print-secret.
+// Extras for tests: /slow?ms=N, /status?code=N, /whoami, POST /-/make-unhealthy, /spawn-grandchild, /print-secret.
 import { createServer } from 'node:http';
 import { spawn } from 'node:child_process';
 
@@ -30,6 +30,10 @@ const server = createServer((req, res) => {
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ name, pid: process.pid }));
     }, ms);
+    return;
+  }
+  if (url.pathname === '/status') {
+    res.writeHead(Number(url.searchParams.get('code') ?? '200')).end();
     return;
   }
   if (url.pathname === '/whoami') {

@@ -22,7 +22,7 @@ import {
 import type { AlertingConfig } from '@msp/spec';
 import type { DeploymentRow, StateStore } from '../state/store.js';
 import type { Notification } from './notify.js';
-import type { SignalName } from './sampler.js';
+import { codeSignal, type SignalName } from './sampler.js';
 import type { AlertStore, IncidentRow, SignalPoint, SilenceRow } from './store.js';
 
 /** Which signal a standard policy reads. */
@@ -45,6 +45,37 @@ const SIGNAL_OF: Record<string, SignalName> = {
   'backup-wal-age': 'wal_age_seconds',
   'backup-wal-stream-lag': 'wal_slot_lag_bytes',
 };
+
+const NO_CODES = { excludeCodes: [] } as const;
+
+/**
+ * The share of the responses since `since` that a response-code ratio counts, as the generated PromQL and
+ * Cloud Monitoring filters do: those with `code`, else those of `codeClass`, else all, less those with an
+ * excluded code; over all responses. Null when there were none.
+ */
+export function responseCodeRatio(
+  window: Pick<SignalWindow, 'values'>,
+  key: string,
+  codes: NonNullable<AlertPolicy['responseCodes']>,
+  since: number,
+): number | null {
+  const sum = (signal: string) => window.values(key, signal, since).reduce((a, b) => a + b, 0);
+  const total = sum('responses_total');
+  if (total === 0) return null;
+  const excluded = new Set(codes.excludeCodes);
+  const counted = (code: number) =>
+    codes.code !== undefined
+      ? code === codes.code
+      : codes.codeClass === undefined || `${Math.floor(code / 100)}xx` === codes.codeClass;
+  let matching =
+    codes.code !== undefined
+      ? sum(codeSignal(codes.code))
+      : codes.codeClass !== undefined
+        ? sum(`responses_${codes.codeClass}`)
+        : total;
+  for (const code of excluded) if (counted(code)) matching -= sum(codeSignal(code));
+  return Math.max(0, matching) / total;
+}
 
 /** The sampled points of the last minutes, by deployment and signal (what the engine evaluates). */
 export class SignalWindow {
@@ -130,12 +161,7 @@ export function createEvaluator(deps: EvaluatorDeps) {
       return { error: `custom ${policy.query?.type ?? ''} queries are not evaluated on the local runtime` };
     }
     if (policy.source === 'response-code-ratio') {
-      const cls =
-        policy.responseCodes?.codeClass ??
-        (policy.responseCodes?.code !== undefined ? `${String(policy.responseCodes.code)[0]}xx` : '5xx');
-      const total = deps.window.values(key, 'responses_total', since).reduce((a, b) => a + b, 0);
-      const matching = deps.window.values(key, `responses_${cls}`, since).reduce((a, b) => a + b, 0);
-      return { value: total === 0 ? null : matching / total };
+      return { value: responseCodeRatio(deps.window, key, policy.responseCodes ?? NO_CODES, since) };
     }
     const signal = SIGNAL_OF[policy.id];
     if (!signal) return { error: `no signal measures ${policy.id} on the local runtime` };

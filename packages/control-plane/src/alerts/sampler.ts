@@ -3,7 +3,9 @@
  * signals (RuntimeTarget.signals), turns counters into rates and usage into ratios against the spec's
  * limits, adds backup ages, and keeps the points three ways: in the state database for 24 h (the
  * dashboard's `GET /signals`), in a short in-memory window the rule engine evaluates, and as the latest
- * value of a Prometheus gauge (`/metrics`, labels service, environment, instance).
+ * value of a Prometheus gauge (`/metrics`, labels service, environment, instance). Besides SIGNALS, a
+ * response's exact status code is counted as `responses_code_<code>` (only codes seen since the last
+ * sample; stored and evaluated, no gauge), for response-code ratios that name a code or exclude some.
  */
 import { parseMemory } from '@msp/spec';
 import { Gauge, type Registry } from 'prom-client';
@@ -44,10 +46,14 @@ export type SignalName = keyof typeof SIGNALS;
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
+/** The signal counting responses with exactly this status code. */
+export const codeSignal = (code: number | string): string => `responses_code_${code}`;
+
 /** What the sampler remembers between samples: cumulative counters, to turn them into rates. */
 export interface SamplerMemory {
   cpu: Map<string, { at: number; seconds: number }>;
   responses: Map<string, Record<string, number>>;
+  codes: Map<string, Readonly<Record<string, number>>>;
   latency: Map<string, number>;
   walPendingSince: Map<string, number>;
 }
@@ -55,6 +61,7 @@ export interface SamplerMemory {
 export const newSamplerMemory = (): SamplerMemory => ({
   cpu: new Map(),
   responses: new Map(),
+  codes: new Map(),
   latency: new Map(),
   walPendingSince: new Map(),
 });
@@ -113,6 +120,17 @@ export function pointsOf(
         put('response_latency_ms', Math.max(0, s.responseLatencyMsTotal - before) / total);
     }
     if (s.responseLatencyMsTotal !== undefined) mem.latency.set(row.key, s.responseLatencyMsTotal);
+  }
+  if (s.responseCodes) {
+    const prev = mem.codes.get(row.key);
+    mem.codes.set(row.key, { ...s.responseCodes });
+    if (prev) {
+      for (const [code, count] of Object.entries(s.responseCodes)) {
+        const delta = count - (prev[code] ?? 0);
+        if (delta > 0)
+          points.push({ at, deploymentKey: row.key, signal: codeSignal(code), instance: '', value: delta });
+      }
+    }
   }
   const db = s.database;
   if (db) {

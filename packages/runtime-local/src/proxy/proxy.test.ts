@@ -137,6 +137,21 @@ void test('no healthy backend: 503 with Retry-After', async () => {
   assert.equal((await send('empty.dev.localhost', '/')).status, 404);
 });
 
+void test("responses are counted by class and by exact code, the proxy's own 503 too", async () => {
+  const host = 'codes.dev.localhost';
+  proxy.setRoute([host], [backend('a')]);
+  for (const path of ['/status?code=429', '/status?code=429', '/status?code=503', '/whoami']) {
+    await send(host, path);
+  }
+  const stats = () => proxy.stats().routes.find((r) => r.hostnames.includes(host));
+  assert.deepEqual(stats()?.codes, { 200: 1, 429: 2, 503: 1 });
+  assert.deepEqual(stats()?.responses, { '1xx': 0, '2xx': 1, '3xx': 0, '4xx': 2, '5xx': 1 });
+  proxy.setRoute([host], []);
+  assert.equal((await send(host, '/')).status, 503);
+  assert.deepEqual(stats()?.codes, { 200: 1, 429: 2, 503: 2 });
+  proxy.removeRoute([host]);
+});
+
 void test('a backend that refuses connections: the request is retried on another one', async () => {
   const dead = { id: 'dead', port: await findFreePort() };
   proxy.setRoute(['retry.dev.localhost'], [dead, backend('c')]);

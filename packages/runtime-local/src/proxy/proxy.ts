@@ -15,8 +15,8 @@ import {
 } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { countResponse, type ResponseCounts } from './counts.js';
 import { forwardHeaders, hasBody, normalizeHost, responseHeaders, uncork } from './headers.js';
-
 import type { Backend, Proxy, ProxyOptions } from './types.js';
 
 export type { Backend, BackendStats, Proxy, ProxyOptions, ProxyStats, RouteStats } from './types.js';
@@ -30,7 +30,7 @@ interface BackendState {
   drainWaiters: (() => void)[];
 }
 
-interface Route {
+interface Route extends ResponseCounts {
   key: string;
   hostnames: readonly string[];
   backends: BackendState[];
@@ -38,14 +38,12 @@ interface Route {
   waiting: number;
   inFlight: number;
   requests: number;
-  responses: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number };
   /** Sum over every response of the time from forwarding the request to the response's head (ms). */
   latencyMsTotal: number;
   waiters: Set<() => void>;
 }
 
 const retryableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-const statusClass = ['1xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 export function createProxy(options: ProxyOptions): Promise<Proxy> {
   const host = options.host ?? '127.0.0.1';
@@ -166,7 +164,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
     });
     upstream.on('response', (up) => {
       const status = up.statusCode ?? 502;
-      route.responses[statusClass[Math.min(5, Math.floor(status / 100))] ?? '5xx']++;
+      countResponse(route, status);
       route.latencyMsTotal += performance.now() - forwardedAt;
       res.writeHead(status, up.statusMessage, responseHeaders(up));
       // Hold the head, the first chunks and the end together for one turn: a small response then leaves
@@ -188,7 +186,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
         }
       }
       if (!res.headersSent) {
-        route.responses['5xx']++;
+        countResponse(route, 502);
         sendPlain(
           res,
           502,
@@ -235,7 +233,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
   }
 
   function noBackend(res: ServerResponse, route: Route): void {
-    route.responses['5xx']++;
+    countResponse(route, 503);
     sendPlain(
       res,
       503,
@@ -314,6 +312,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
         inFlight: 0,
         requests: 0,
         responses: { '1xx': 0, '2xx': 0, '3xx': 0, '4xx': 0, '5xx': 0 },
+        codes: {},
         latencyMsTotal: 0,
         waiters: new Set(),
       };
@@ -370,6 +369,7 @@ export function createProxy(options: ProxyOptions): Promise<Proxy> {
               waiting: route.waiting,
               requests: route.requests,
               responses: { ...route.responses },
+              codes: { ...route.codes },
               latencyMsTotal: route.latencyMsTotal,
               backends: route.backends.map((b) => ({
                 id: b.id,

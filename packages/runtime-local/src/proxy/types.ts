@@ -31,6 +31,8 @@ export interface RouteStats {
   readonly waiting: number;
   readonly requests: number;
   readonly responses: Readonly<Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx', number>>;
+  /** The same responses by exact status code (`"429": 3`), the proxy's own 502 and 503 included. */
+  readonly codes: Readonly<Record<string, number>>;
   /** Sum over every response of the time from forwarding to the backend to its response head (ms). */
   readonly latencyMsTotal: number;
   readonly backends: readonly BackendStats[];

@@ -151,7 +151,13 @@ export function createSignals(c: LocalContext): Required<Pick<RuntimeTarget, 'si
           };
         }),
         pendingRequests: route?.pending ?? 0,
-        ...(route ? { responses: route.responses, responseLatencyMsTotal: route.latencyMsTotal } : {}),
+        ...(route
+          ? {
+              responses: route.responses,
+              responseCodes: route.codes,
+              responseLatencyMsTotal: route.latencyMsTotal,
+            }
+          : {}),
       };
       if (cluster) {
         const row = await c.store.getDeployment(key).catch(() => undefined);
